@@ -1,0 +1,113 @@
+# memtide: the one Makefile.
+#
+#   make          build (installs missing build packages first)
+#   make run      build and start the exporter on :10117
+#   make test     install what the tests need, build, run every test
+#   make bench    run the benchmarks and write docs/benchmarks.md
+#   make install  install under $(DESTDIR)$(PREFIX)
+#   make clean
+#
+# BUILD=dir SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+BUILD ?= build
+SAN ?=
+PYTHON ?= /usr/bin/python3
+VERSION := 0.1.0
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev
+TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
+	python3-prometheus-client valgrind jsonnet clang libclang-rt-14-dev procps iproute2
+BENCH_PACKAGES := prometheus-process-exporter
+
+PKGS := libmicrohttpd libproc2 yaml-0.1 zlib
+# Recursive (=) on purpose: evaluated when a recipe runs, after ensure-packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
+ifeq ($(SAN),1)
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+OPT := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+endif
+CFLAGS ?=
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(OPT) -Iexporter -Icollectors -Iagent \
+	-DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"$(REVISION)"'
+LDFLAGS ?=
+LDFLAGS += -pthread $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
+, := ,
+
+EXPORTER_SRCS := $(wildcard exporter/*.c) $(wildcard collectors/*.c)
+EXPORTER_LIB_SRCS := $(filter-out exporter/main.c,$(EXPORTER_SRCS))
+EXPORTER_LIB_OBJS := $(EXPORTER_LIB_SRCS:%.c=$(BUILD)/%.o)
+EXPORTER := $(BUILD)/memtide_exporter
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
+-include alerts/alerts.mk
+
+.PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
+	bench install clean
+
+all: build
+
+build: $(EXPORTER)
+
+deps-build:
+	@scripts/ensure-packages $(BUILD_PACKAGES)
+
+deps-test: deps-build
+	@scripts/ensure-packages $(TEST_PACKAGES)
+
+deps-bench: deps-test
+	@scripts/ensure-packages $(BENCH_PACKAGES)
+
+$(BUILD)/%.o: %.c | deps-build
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libexporter.a: $(EXPORTER_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(EXPORTER): $(BUILD)/exporter/main.o $(BUILD)/libexporter.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libexporter.a | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-unused-parameter $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libexporter.a $(PKG_LIBS) -lcmocka -lm
+
+run: build
+	$(EXPORTER) $(if $(wildcard deploy/memtide.yml),--config.file=deploy/memtide.yml)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: build
+	MEMTIDE_BUILD=$(abspath $(BUILD)) MEMTIDE_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# The unit and integration tests again, against an ASan+UBSan build.
+sanitize: deps-test
+	$(MAKE) BUILD=build-asan SAN=1 unit integration
+
+test: deps-test
+	$(MAKE) build unit integration
+	$(MAKE) sanitize
+	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
+
+bench: deps-bench build
+	$(PYTHON) bench/run.py --build $(abspath $(BUILD)) --out docs/benchmarks.md
+
+install: build
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(EXPORTER) $(DESTDIR)$(BINDIR)/memtide_exporter
+	install -d $(DESTDIR)$(PREFIX)/share/memtide
+	install -m 0644 deploy/memtide.yml $(DESTDIR)$(PREFIX)/share/memtide/memtide.example.yml
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include "procfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int procfs_boot_time(const char *procfs, double *out)
+{
+	char path[4096];
+	char line[256];
+	int err = -ENODATA;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/stat", procfs);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long btime;
+
+		if (sscanf(line, "btime %llu", &btime) == 1) {
+			*out = (double)btime;
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static int count_dir_entries(int dirfd, long *out)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *e;
+	long n = 0;
+
+	if (!d) {
+		close(dirfd);
+		return -errno;
+	}
+	errno = 0;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	if (errno) {
+		int err = -errno;
+
+		closedir(d);
+		return err;
+	}
+	closedir(d);
+	*out = n;
+	return 0;
+}
+
+int procfs_count_fds(const char *procfs, int pid, long *out)
+{
+	char path[4096];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%d/fd", procfs, pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* A process with no open fd at all also reads as size 0: count then. */
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		close(fd);
+		*out = (long)st.st_size;
+		return 0;
+	}
+	return count_dir_entries(fd, out);
+}

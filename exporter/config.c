@@ -1,0 +1,873 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config: loading the YAML file into a struct config.
+ *
+ * The file is read whole (it is small and bounded), parsed by libyaml into a
+ * document, and walked against a fixed schema: each mapping has a table of the
+ * keys it accepts, so unknown keys, duplicate keys and wrong types are all
+ * caught in one place and reported with the line of the node at fault.
+ * Name templates and regexes are compiled here, once, so that config_match
+ * (matcher.c) only executes them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A config is a few hundred bytes; the cap only stops a wrong path (a log,
+ * a core file) from being read whole. */
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* Keys one mapping may have; the tables below are checked against it. */
+#define MAPPING_MAX_KEYS 8
+
+struct loader {
+	const char *path;
+	const char *buf; /* the file's bytes, to find the line of a reader error */
+	size_t len;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * One key a mapping accepts: parse() checks the value and stores it at
+ * `offset` bytes into the object the mapping fills.
+ */
+struct key_handler {
+	const char *key;
+	int (*parse)(struct loader *ld, const char *key, yaml_node_t *value, void *field);
+	size_t offset;
+};
+
+/* What one process.groups entry says, before it is compiled into a matcher. */
+struct group_draft {
+	yaml_node_t *name;
+	yaml_node_t *comm;
+	yaml_node_t *exe;
+	yaml_node_t *cmdline;
+	bool pss;
+};
+
+/* Writes "PATH:LINE: message" (or "PATH: message" when line is 0) to the
+ * caller's buffer; returns -EINVAL so that callers can `return fail(...)`. */
+__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, size_t line,
+						       const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!ld->err || !ld->errlen)
+		return -EINVAL;
+	if (line)
+		n = snprintf(ld->err, ld->errlen, "%s:%zu: ", ld->path, line);
+	else
+		n = snprintf(ld->err, ld->errlen, "%s: ", ld->path);
+	if (n < 0 || (size_t)n >= ld->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static size_t node_line(const yaml_node_t *node)
+{
+	return node->start_mark.line + 1;
+}
+
+/*
+ * Copies a value from the file into out for a message: quoted, cut at a
+ * readable length, control bytes escaped, so a broken file cannot garble the
+ * log line the message ends up in.
+ */
+static const char *quote(char *out, size_t outlen, const char *s, size_t len)
+{
+	const size_t shown = outlen - 8; /* room for quotes, an escape, "..." and NUL */
+	size_t o = 0;
+
+	out[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (o >= shown) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+			o += snprintf(out + o, outlen - o, c == '"' || c == '\\' ? "\\%c" : "\\x%02x", c);
+			continue;
+		}
+		out[o++] = (char)c;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+#define QUOTE_MAX 72
+#define QUOTE(buf, node)                                                                           \
+	quote(buf, sizeof(buf), (const char *)(node)->data.scalar.value, (node)->data.scalar.length)
+
+/* A plain scalar that YAML reads as null: "key:" with nothing after it, "~". */
+static bool is_null(const yaml_node_t *node)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(nulls); i++)
+		if (!strcmp((const char *)node->data.scalar.value, nulls[i]))
+			return true;
+	return false;
+}
+
+static bool scalar_is(const yaml_node_t *node, const char *s)
+{
+	return node->data.scalar.length == strlen(s) &&
+	       !memcmp(node->data.scalar.value, s, node->data.scalar.length);
+}
+
+/* The kind of a node, for "expected X, got Y". */
+static const char *node_kind(const yaml_node_t *node)
+{
+	switch (node->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	default:
+		return is_null(node) ? "nothing" : "a scalar";
+	}
+}
+
+static yaml_node_t *node_at(struct loader *ld, yaml_node_item_t index)
+{
+	return yaml_document_get_node(ld->doc, index);
+}
+
+/* Lists a table's keys for the unknown-key message. */
+static const char *key_list(char *out, size_t outlen, const struct key_handler *keys, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o < outlen; i++) {
+		int w = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", keys[i].key);
+
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+	return out;
+}
+
+/*
+ * Walks a mapping against a table of keys: every key must be a string the
+ * table knows, none may repeat, and each value goes to its handler. `what`
+ * names the mapping in messages.
+ */
+static int parse_mapping(struct loader *ld, yaml_node_t *node, const char *what,
+			 const struct key_handler *keys, size_t nkeys, void *obj)
+{
+	size_t first_line[MAPPING_MAX_KEYS] = {0};
+	char q[QUOTE_MAX], list[128];
+
+	if (node->type != YAML_MAPPING_NODE)
+		return fail(ld, node_line(node), "%s: expected a mapping, got %s", what,
+			    node_kind(node));
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = node_at(ld, pair->key);
+		yaml_node_t *value = node_at(ld, pair->value);
+		size_t i;
+		int err;
+
+		if (!key || !value)
+			return fail(ld, node_line(node), "%s: broken mapping", what);
+		if (key->type != YAML_SCALAR_NODE)
+			return fail(ld, node_line(key), "%s: a key must be a string, got %s", what,
+				    node_kind(key));
+		for (i = 0; i < nkeys; i++)
+			if (scalar_is(key, keys[i].key))
+				break;
+		if (i == nkeys)
+			return fail(ld, node_line(key), "unknown key %s in %s (expected one of: %s)",
+				    QUOTE(q, key), what, key_list(list, sizeof(list), keys, nkeys));
+		if (first_line[i])
+			return fail(ld, node_line(key), "duplicate key \"%s\" in %s (first at line %zu)",
+				    keys[i].key, what, first_line[i]);
+		first_line[i] = node_line(key);
+		err = keys[i].parse(ld, keys[i].key, value, (char *)obj + keys[i].offset);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Checks that a value is a usable string and stores the node. */
+static int parse_string(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	if (value->type != YAML_SCALAR_NODE || is_null(value))
+		return fail(ld, node_line(value), "%s: expected a string, got %s", key,
+			    node_kind(value));
+	if (!value->data.scalar.length)
+		return fail(ld, node_line(value), "%s: must not be empty", key);
+	/* A "\0" escape would silently cut the C string. */
+	if (strlen((const char *)value->data.scalar.value) != value->data.scalar.length)
+		return fail(ld, node_line(value), "%s: contains a NUL character", key);
+	*(yaml_node_t **)field = value;
+	return 0;
+}
+
+/* YAML 1.2 booleans only: "yes", "on" and friends are YAML 1.1 traps. */
+static int parse_bool(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	static const char *const truths[] = {"true", "True", "TRUE"};
+	static const char *const lies[] = {"false", "False", "FALSE"};
+	char q[QUOTE_MAX];
+
+	if (value->type != YAML_SCALAR_NODE || is_null(value))
+		return fail(ld, node_line(value), "%s: expected true or false, got %s", key,
+			    node_kind(value));
+	for (size_t i = 0; i < ARRAY_SIZE(truths); i++) {
+		if (scalar_is(value, truths[i])) {
+			*(bool *)field = true;
+			return 0;
+		}
+		if (scalar_is(value, lies[i])) {
+			*(bool *)field = false;
+			return 0;
+		}
+	}
+	return fail(ld, node_line(value), "%s: expected true or false, got %s", key,
+		    QUOTE(q, value));
+}
+
+static int parse_duration_value(struct loader *ld, const char *key, yaml_node_t *value,
+				void *field)
+{
+	char q[QUOTE_MAX];
+
+	if (value->type != YAML_SCALAR_NODE || is_null(value))
+		return fail(ld, node_line(value), "%s: expected a duration, got %s", key,
+			    node_kind(value));
+	if (strlen((const char *)value->data.scalar.value) != value->data.scalar.length ||
+	    config_parse_duration((const char *)value->data.scalar.value, field))
+		return fail(ld, node_line(value),
+			    "%s: invalid duration %s (expected e.g. 60s, 1h30m, 500ms, 2d)", key,
+			    QUOTE(q, value));
+	return 0;
+}
+
+/* The placeholders a name template may use, other than {0}..{9}. */
+static const struct {
+	const char *name;
+	enum name_part_kind kind;
+} placeholders[] = {
+	{"comm", NAME_COMM}, {"exe", NAME_EXE},	      {"exe_path", NAME_EXE_PATH},
+	{"user", NAME_USER}, {"cgroup", NAME_CGROUP},
+};
+
+/*
+ * Reads the part of a template at *pos and moves past it. On a syntax error
+ * returns -EINVAL with *pos at the offending brace. Literal parts point into
+ * the template; "{{" and "}}" become one-brace literals.
+ */
+static int scan_part(const char **pos, struct name_part *part)
+{
+	const char *s = *pos, *end;
+
+	*part = (struct name_part){.kind = NAME_LITERAL, .text = s, .len = 1};
+	if (!*s) {
+		part->kind = NAME_END;
+		return 0;
+	}
+	if ((s[0] == '{' && s[1] == '{') || (s[0] == '}' && s[1] == '}')) {
+		*pos = s + 2;
+		return 0;
+	}
+	if (*s == '}')
+		return -EINVAL;
+	if (*s != '{') {
+		part->len = strcspn(s, "{}");
+		*pos = s + part->len;
+		return 0;
+	}
+	end = strchr(s, '}');
+	if (!end)
+		return -EINVAL;
+	*part = (struct name_part){.kind = NAME_END, .text = s, .len = (size_t)(end + 1 - s)};
+	*pos = end + 1;
+	if (end - s == 2 && s[1] >= '0' && s[1] <= '9') {
+		part->kind = NAME_MATCH;
+		part->index = (unsigned)(s[1] - '0');
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(placeholders); i++) {
+		if ((size_t)(end - s - 1) == strlen(placeholders[i].name) &&
+		    !memcmp(s + 1, placeholders[i].name, (size_t)(end - s - 1))) {
+			part->kind = placeholders[i].kind;
+			return 0;
+		}
+	}
+	return -ENOENT; /* well-formed but unknown: part->text spans it */
+}
+
+/* Explains a template error found by scan_part. */
+static int template_fail(struct loader *ld, size_t line, const char *tmpl, const char *at,
+			 const struct name_part *part, int err)
+{
+	char q[QUOTE_MAX];
+
+	if (err == -ENOENT)
+		return fail(ld, line,
+			    "name: unknown placeholder %s (expected {comm}, {exe}, {exe_path}, "
+			    "{user}, {cgroup} or {0}..{9}; write {{ and }} for literal braces)",
+			    quote(q, sizeof(q), part->text, part->len));
+	if (*at == '{')
+		return fail(ld, line, "name: unterminated \"{\" at column %zu of %s",
+			    (size_t)(at - tmpl) + 1, quote(q, sizeof(q), tmpl, strlen(tmpl)));
+	return fail(ld, line, "name: single \"}\" at column %zu of %s (write }} for a literal brace)",
+		    (size_t)(at - tmpl) + 1, quote(q, sizeof(q), tmpl, strlen(tmpl)));
+}
+
+/*
+ * Parses a name template into a NAME_END-terminated array of parts that point
+ * into tmpl (which must outlive them). *max_index is the highest {N}, or -1.
+ */
+static int parse_template(struct loader *ld, size_t line, const char *tmpl,
+			  struct name_part **out, int *max_index)
+{
+	struct name_part part, *parts;
+	size_t n = 0;
+	const char *pos = tmpl, *at;
+	int err;
+
+	*max_index = -1;
+	do {
+		at = pos;
+		err = scan_part(&pos, &part);
+		if (err)
+			return template_fail(ld, line, tmpl, at, &part, err);
+		if (part.kind == NAME_MATCH && (int)part.index > *max_index)
+			*max_index = (int)part.index;
+		n++;
+	} while (part.kind != NAME_END);
+
+	parts = calloc(n, sizeof(*parts));
+	if (!parts)
+		return -ENOMEM;
+	pos = tmpl;
+	for (size_t i = 0; i < n; i++)
+		scan_part(&pos, &parts[i]);
+	*out = parts;
+	return 0;
+}
+
+/* Compiles the cmdline regex, checking that the name's {N} exist in it. */
+static int compile_cmdline(struct loader *ld, const struct group_draft *d,
+			   struct group_matcher *m, int max_index)
+{
+	const char *re = (const char *)d->cmdline->data.scalar.value;
+	char q[QUOTE_MAX], why[256];
+	int rc;
+
+	/* Without captures in the name, REG_NOSUB lets regexec skip the
+	 * bookkeeping of where groups matched. */
+	rc = regcomp(&m->cmdline_re, re, REG_EXTENDED | (max_index < 0 ? REG_NOSUB : 0));
+	if (rc) {
+		regerror(rc, &m->cmdline_re, why, sizeof(why));
+		regfree(&m->cmdline_re);
+		return fail(ld, node_line(d->cmdline), "cmdline: invalid regex %s: %s",
+			    QUOTE(q, d->cmdline), why);
+	}
+	if (max_index > (int)m->cmdline_re.re_nsub) {
+		regfree(&m->cmdline_re);
+		return fail(ld, node_line(d->name), "name: {%d} but cmdline %s has %zu capture group%s",
+			    max_index, QUOTE(q, d->cmdline), m->cmdline_re.re_nsub,
+			    m->cmdline_re.re_nsub == 1 ? "" : "s");
+	}
+	m->cmdline = strdup(re);
+	if (!m->cmdline) {
+		regfree(&m->cmdline_re);
+		return -ENOMEM;
+	}
+	m->nmatch = max_index < 0 ? 0 : (unsigned)max_index + 1;
+	return 0;
+}
+
+static int dup_scalar(const yaml_node_t *node, char **out)
+{
+	if (!node)
+		return 0;
+	*out = strdup((const char *)node->data.scalar.value);
+	return *out ? 0 : -ENOMEM;
+}
+
+/*
+ * Turns a draft into a matcher. On failure the matcher may be half filled:
+ * config_free releases it (cmdline is set only once its regex is compiled).
+ */
+static int build_matcher(struct loader *ld, const struct group_draft *d, struct group_matcher *m)
+{
+	size_t name_line = d->name ? node_line(d->name) : m->line;
+	int max_index, err;
+
+	m->pss = d->pss;
+	m->name = d->name ? strdup((const char *)d->name->data.scalar.value) : strdup("{comm}");
+	if (!m->name)
+		return -ENOMEM;
+	err = dup_scalar(d->comm, &m->comm);
+	if (!err)
+		err = dup_scalar(d->exe, &m->exe);
+	if (!err)
+		err = parse_template(ld, name_line, m->name, &m->parts, &max_index);
+	if (err)
+		return err;
+	if (d->cmdline)
+		return compile_cmdline(ld, d, m, max_index);
+	if (max_index >= 0)
+		return fail(ld, name_line, "name: {%d} needs a cmdline regex to take it from",
+			    max_index);
+	return 0;
+}
+
+static const struct key_handler group_keys[] = {
+	{"name", parse_string, offsetof(struct group_draft, name)},
+	{"comm", parse_string, offsetof(struct group_draft, comm)},
+	{"exe", parse_string, offsetof(struct group_draft, exe)},
+	{"cmdline", parse_string, offsetof(struct group_draft, cmdline)},
+	{"pss", parse_bool, offsetof(struct group_draft, pss)},
+};
+
+static int parse_group(struct loader *ld, yaml_node_t *node, struct group_matcher *m)
+{
+	struct group_draft d = {0};
+	int err;
+
+	m->line = (unsigned)node_line(node);
+	err = parse_mapping(ld, node, "a process.groups entry", group_keys, ARRAY_SIZE(group_keys),
+			    &d);
+	if (err)
+		return err;
+	return build_matcher(ld, &d, m);
+}
+
+static int parse_groups(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	struct config *cfg = field;
+	yaml_node_item_t *items;
+	size_t n;
+
+	if (value->type != YAML_SEQUENCE_NODE)
+		return fail(ld, node_line(value), "%s: expected a list of groups, got %s", key,
+			    node_kind(value));
+	items = value->data.sequence.items.start;
+	n = (size_t)(value->data.sequence.items.top - items);
+	if (!n)
+		return fail(ld, node_line(value),
+			    "%s: empty list, so no process would be reported (remove the key to "
+			    "group every process by comm)",
+			    key);
+	cfg->groups = calloc(n, sizeof(*cfg->groups));
+	if (!cfg->groups)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = node_at(ld, items[i]);
+		int err;
+
+		if (!item)
+			return fail(ld, node_line(value), "%s: broken list", key);
+		cfg->n_groups = i + 1; /* config_free sees the half-built one */
+		err = parse_group(ld, item, &cfg->groups[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static const struct key_handler process_keys[] = {
+	{"pss_max_age", parse_duration_value, offsetof(struct config, pss_max_age)},
+	{"groups", parse_groups, 0},
+};
+
+static int parse_process(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	/* "process:" with every sub-key commented out means the defaults. */
+	if (is_null(value))
+		return 0;
+	return parse_mapping(ld, value, key, process_keys, ARRAY_SIZE(process_keys), field);
+}
+
+/*
+ * The top level. "sessions" is reserved for the session-directory and TCP
+ * collectors' settings; until they exist it is an unknown key like any other,
+ * and supporting it is one line here and one handler.
+ */
+static const struct key_handler top_keys[] = {
+	{"process", parse_process, 0},
+};
+
+_Static_assert(ARRAY_SIZE(group_keys) <= MAPPING_MAX_KEYS, "group_keys");
+_Static_assert(ARRAY_SIZE(process_keys) <= MAPPING_MAX_KEYS, "process_keys");
+_Static_assert(ARRAY_SIZE(top_keys) <= MAPPING_MAX_KEYS, "top_keys");
+
+/* The matcher used when the file has no process.groups: everything by comm. */
+static int add_default_group(struct loader *ld, struct config *cfg)
+{
+	struct group_draft d = {0};
+
+	cfg->groups = calloc(1, sizeof(*cfg->groups));
+	if (!cfg->groups)
+		return -ENOMEM;
+	cfg->n_groups = 1;
+	return build_matcher(ld, &d, &cfg->groups[0]);
+}
+
+/* Which process fields the matchers and their names read. */
+static unsigned compute_needs(const struct config *cfg)
+{
+	unsigned needs = 0;
+
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const struct group_matcher *m = &cfg->groups[i];
+
+		if (m->exe)
+			needs |= CONFIG_NEEDS_EXE;
+		if (m->cmdline)
+			needs |= CONFIG_NEEDS_CMDLINE;
+		for (const struct name_part *p = m->parts; p->kind != NAME_END; p++) {
+			if (p->kind == NAME_EXE || p->kind == NAME_EXE_PATH)
+				needs |= CONFIG_NEEDS_EXE;
+			else if (p->kind == NAME_USER)
+				needs |= CONFIG_NEEDS_USER;
+			else if (p->kind == NAME_CGROUP)
+				needs |= CONFIG_NEEDS_CGROUP;
+		}
+	}
+	return needs;
+}
+
+static struct config *config_new(const char *procfs, const char *sysfs)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->pss_max_age = CONFIG_DEFAULT_PSS_MAX_AGE;
+	cfg->procfs = strdup(procfs ? procfs : "/proc");
+	cfg->sysfs = strdup(sysfs ? sysfs : "/sys");
+	if (!cfg->procfs || !cfg->sysfs) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+int config_default(const char *procfs, const char *sysfs, struct config **out)
+{
+	struct loader ld = {.path = "(default)"};
+	struct config *cfg = config_new(procfs, sysfs);
+	int err;
+
+	if (!cfg)
+		return -ENOMEM;
+	err = add_default_group(&ld, cfg);
+	if (err) {
+		config_free(cfg);
+		return err;
+	}
+	cfg->needs = compute_needs(cfg);
+	*out = cfg;
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		struct group_matcher *m = &cfg->groups[i];
+
+		if (m->cmdline)
+			regfree(&m->cmdline_re);
+		free(m->cmdline);
+		free(m->exe);
+		free(m->comm);
+		free(m->name);
+		free(m->parts);
+	}
+	free(cfg->groups);
+	free(cfg->path);
+	free(cfg->procfs);
+	free(cfg->sysfs);
+	free(cfg);
+}
+
+/* Reads the whole file, up to CONFIG_MAX_BYTES, NUL-terminated. */
+static int read_file(const char *path, char **out, size_t *outlen)
+{
+	size_t len = 0, cap = 4096;
+	char *buf, *bigger;
+	struct stat st;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out_close;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto out_close;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out_close;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len > CONFIG_MAX_BYTES) {
+			err = -EFBIG;
+			goto out_free_buf;
+		}
+		if (len + 1 == cap) {
+			bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				err = -ENOMEM;
+				goto out_free_buf;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto out_free_buf;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	goto out_close;
+
+out_free_buf:
+	free(buf);
+out_close:
+	close(fd);
+	return err;
+}
+
+/* Reports a libyaml failure with the line it happened on. */
+static int yaml_fail(struct loader *ld, const yaml_parser_t *parser)
+{
+	size_t line = parser->problem_mark.line + 1;
+
+	if (parser->error == YAML_MEMORY_ERROR) {
+		fail(ld, 0, "out of memory");
+		return -ENOMEM;
+	}
+	if (parser->error == YAML_READER_ERROR) {
+		/* Reader errors (bad UTF-8, control bytes) carry a byte offset,
+		 * not a mark. */
+		line = 1;
+		for (size_t i = 0; i < parser->problem_offset && i < ld->len; i++)
+			line += ld->buf[i] == '\n';
+	}
+	if (parser->context)
+		return fail(ld, line, "invalid YAML: %s (%s at line %zu)",
+			    parser->problem ? parser->problem : "error", parser->context,
+			    parser->context_mark.line + 1);
+	return fail(ld, line, "invalid YAML: %s", parser->problem ? parser->problem : "error");
+}
+
+/* Parses the first YAML document and makes sure no second one follows. */
+static int load_document(struct loader *ld, yaml_document_t *doc)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	yaml_node_t *root;
+	int err = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->buf, ld->len);
+	if (!yaml_parser_load(&parser, doc)) {
+		err = yaml_fail(ld, &parser);
+		goto out_delete_parser;
+	}
+	if (!yaml_parser_load(&parser, &extra)) {
+		err = yaml_fail(ld, &parser);
+		goto out_delete_doc;
+	}
+	root = yaml_document_get_root_node(&extra);
+	if (root)
+		err = fail(ld, node_line(root),
+			   "more than one YAML document (memtide reads one; remove the \"---\")");
+	yaml_document_delete(&extra);
+	if (!err)
+		goto out_delete_parser;
+out_delete_doc:
+	yaml_document_delete(doc);
+out_delete_parser:
+	yaml_parser_delete(&parser);
+	return err;
+}
+
+/* Fills cfg from the parsed file. */
+static int parse_config(struct loader *ld, struct config *cfg)
+{
+	yaml_node_t *root = yaml_document_get_root_node(ld->doc);
+	int err;
+
+	/* An empty file, or one with only comments, is the default config. */
+	if (root && !is_null(root)) {
+		if (root->type != YAML_MAPPING_NODE)
+			return fail(ld, node_line(root), "expected a mapping at the top level, got %s",
+				    node_kind(root));
+		err = parse_mapping(ld, root, "the top-level mapping", top_keys, ARRAY_SIZE(top_keys), cfg);
+		if (err)
+			return err;
+	}
+	if (!cfg->groups) {
+		err = add_default_group(ld, cfg);
+		if (err)
+			return err;
+	}
+	cfg->needs = compute_needs(cfg);
+	return 0;
+}
+
+int config_load(const char *path, const char *procfs, const char *sysfs, struct config **out,
+		char *err, size_t errlen)
+{
+	struct loader ld = {.path = path, .err = err, .errlen = errlen};
+	yaml_document_t doc;
+	struct config *cfg;
+	char *buf = NULL;
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+	rc = read_file(path, &buf, &ld.len);
+	if (rc) {
+		fail(&ld, 0, "%s", strerror(-rc));
+		return rc;
+	}
+	ld.buf = buf;
+	rc = load_document(&ld, &doc);
+	if (rc)
+		goto out_free_buf;
+	ld.doc = &doc;
+	cfg = config_new(procfs, sysfs);
+	if (cfg)
+		cfg->path = strdup(path);
+	if (!cfg || !cfg->path) {
+		rc = -ENOMEM;
+		goto out_free_cfg;
+	}
+	rc = parse_config(&ld, cfg);
+	if (rc)
+		goto out_free_cfg;
+	*out = cfg;
+	goto out_delete_doc;
+
+out_free_cfg:
+	config_free(cfg);
+	if (rc == -ENOMEM)
+		fail(&ld, 0, "out of memory");
+out_delete_doc:
+	yaml_document_delete(&doc);
+out_free_buf:
+	free(buf);
+	return rc;
+}
+
+/* Reads digits with an optional fraction ("12", "1.5", ".5") without strtod,
+ * which would also take signs, exponents, hex, "inf" and the locale's comma. */
+static bool parse_number(const char **pos, double *out)
+{
+	const char *s = *pos;
+	double v = 0, frac = 0, scale = 1;
+	bool digits = false;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits = true)
+		v = v * 10 + (*s - '0');
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		/* Digits past the 18th cannot change a double; they are read, not used. */
+		for (; *s >= '0' && *s <= '9'; s++, digits = true) {
+			if (scale < 1e18) {
+				frac = frac * 10 + (*s - '0');
+				scale *= 10;
+			}
+		}
+	}
+	*pos = s;
+	*out = v + frac / scale;
+	return digits;
+}
+
+int config_parse_duration(const char *s, double *out)
+{
+	/* Largest first, so that "1h30m" reads in order; "ms" before "m". */
+	static const struct {
+		const char *unit;
+		double seconds;
+	} units[] = {{"d", 86400}, {"h", 3600}, {"ms", 0.001}, {"m", 60}, {"s", 1}};
+	static const int rank[] = {0, 1, 4, 2, 3}; /* order of size, "ms" smallest */
+	const char *pos = s;
+	double total = 0, v;
+	int last = -1;
+
+	if (!s || !parse_number(&pos, &v))
+		return -EINVAL;
+	if (!*pos) {
+		total = v; /* a bare number is seconds */
+		goto out_check;
+	}
+	pos = s;
+	while (*pos) {
+		size_t u;
+
+		if (!parse_number(&pos, &v))
+			return -EINVAL;
+		for (u = 0; u < ARRAY_SIZE(units); u++)
+			if (!strncmp(pos, units[u].unit, strlen(units[u].unit)))
+				break;
+		/* Each unit once, largest first: "30m1h" and "1m1m" are typos. */
+		if (u == ARRAY_SIZE(units) || rank[u] <= last)
+			return -EINVAL;
+		last = rank[u];
+		pos += strlen(units[u].unit);
+		total += v * units[u].seconds;
+	}
+out_check:
+	if (!isfinite(total))
+		return -EINVAL;
+	*out = total;
+	return 0;
+}

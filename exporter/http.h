@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http: the HTTP side of the exporter, on libmicrohttpd.
+ *
+ * Serves GET and HEAD on the telemetry path (a scrape of the current runtime),
+ * a landing page on "/", and "/-/healthy". Every request builds its own
+ * response, so concurrent scrapes share nothing; more than max_requests
+ * scrapes at once get 503.
+ */
+#ifndef MEMTIDE_HTTP_H
+#define MEMTIDE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct http_options {
+	const char *telemetry_path; /* "/metrics" */
+	unsigned max_requests;      /* concurrent scrapes; 0 means no limit */
+	bool openmetrics;           /* offer OpenMetrics to clients that prefer it */
+};
+
+struct http_server;
+
+/*
+ * Listens on `address` ("host:port", ":port" for every address, "[v6]:port";
+ * port 0 picks a free one) and serves in threads of its own. Writes the bound
+ * address to `bound`. Returns 0 or a negative errno, with a message in err.
+ */
+int http_start(const char *address, const struct http_options *opts, struct http_server **out,
+	       char *bound, size_t boundlen, char *err, size_t errlen);
+
+void http_stop(struct http_server *srv);
+
+#endif

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memtide_exporter: flags, wiring and signals.
+ *
+ * The main thread parses flags, loads the config, starts the HTTP servers and
+ * then only waits for signals: SIGTERM and SIGINT stop, SIGHUP reloads the
+ * config (keeping the old one when the new one is invalid).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "config.h"
+#include "expo.h"
+#include "http.h"
+#include "log.h"
+#include "runtime.h"
+#include "scrape.h"
+
+#define MAX_LISTEN 8
+#define ONCE_TIMEOUT 60.0
+#define EXIT_USAGE 2
+
+struct flags {
+	const char *listen[MAX_LISTEN];
+	size_t n_listen;
+	const char *telemetry_path;
+	unsigned max_requests;
+	const char *config_file;
+	const char *procfs;
+	const char *sysfs;
+	const char *log_level;
+	const char *log_format;
+	bool once;
+	bool no_openmetrics;
+	bool enabled[RUNTIME_MAX_COLLECTORS];
+};
+
+enum {
+	OPT_LISTEN = 256,
+	OPT_TELEMETRY,
+	OPT_MAX_REQUESTS,
+	OPT_CONFIG,
+	OPT_PROCFS,
+	OPT_SYSFS,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_ONCE,
+	OPT_NO_OPENMETRICS,
+	OPT_VERSION,
+	OPT_COLLECTOR_BASE = 512, /* then two per collector: enable, disable */
+};
+
+static const struct option fixed_options[] = {
+	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
+	{"web.telemetry-path", required_argument, NULL, OPT_TELEMETRY},
+	{"web.max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+	{"config.file", required_argument, NULL, OPT_CONFIG},
+	{"path.procfs", required_argument, NULL, OPT_PROCFS},
+	{"path.sysfs", required_argument, NULL, OPT_SYSFS},
+	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
+	{"once", no_argument, NULL, OPT_ONCE},
+	{"web.disable-openmetrics", no_argument, NULL, OPT_NO_OPENMETRICS},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"help", no_argument, NULL, 'h'},
+};
+
+#define N_FIXED (sizeof(fixed_options) / sizeof(fixed_options[0]))
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"Usage: memtide_exporter [flags]\n"
+		"\n"
+		"Publishes process-group memory, allocator statistics and live sessions for\n"
+		"Prometheus on /metrics.\n"
+		"\n"
+		"Flags:\n"
+		"  --web.listen-address=ADDR  address to listen on: host:port, :port (every\n"
+		"                             address) or [IPv6]:port; repeatable (default :10117)\n"
+		"  --web.telemetry-path=PATH  path of the metrics (default /metrics)\n"
+		"  --web.max-requests=N       concurrent scrapes before answering 503; 0 for no\n"
+		"                             limit (default 40)\n"
+		"  --web.disable-openmetrics  always answer in the text format 0.0.4, even to\n"
+		"                             clients that prefer OpenMetrics\n"
+		"  --config.file=FILE         YAML config: process groups and more (default: none,\n"
+		"                             every process grouped by comm); SIGHUP reloads it\n"
+		"  --path.procfs=DIR          procfs mount for the files the exporter reads itself:\n"
+		"                             boot time and fd counts (default /proc); libproc2\n"
+		"                             always reads /proc, so in a container share the\n"
+		"                             host's PID namespace instead of bind-mounting\n"
+		"  --path.sysfs=DIR           sysfs mount, for cgroup memory limits (default /sys)\n"
+		"  --log.level=LEVEL          debug, info, warn or error (default info)\n"
+		"  --log.format=FORMAT        logfmt or json, to stderr (default logfmt)\n"
+		"  --once                     print one scrape (text format) to stdout and exit\n"
+		"  --collector.NAME           enable collector NAME\n"
+		"  --no-collector.NAME        disable collector NAME\n"
+		"  --version                  print the version and exit\n"
+		"  -h, --help                 print this help and exit\n"
+		"\n"
+		"Collectors:\n");
+	for (size_t i = 0; i < collectors_count; i++)
+		fprintf(to, "  %-10s %-8s %s\n", collectors[i]->name,
+			collectors[i]->enabled_by_default ? "(on)" : "(off)", collectors[i]->help);
+	fprintf(to, "\nExit status: 0 on a clean stop, 1 on a runtime failure, 2 for bad flags or "
+		    "config.\n");
+}
+
+/* The fixed options plus --collector.NAME and --no-collector.NAME for each. */
+static struct option *build_options(char names[][64])
+{
+	size_t n = N_FIXED + 2 * collectors_count;
+	struct option *o = calloc(n + 1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	memcpy(o, fixed_options, sizeof(fixed_options));
+	for (size_t i = 0; i < collectors_count; i++) {
+		snprintf(names[2 * i], 64, "collector.%s", collectors[i]->name);
+		snprintf(names[2 * i + 1], 64, "no-collector.%s", collectors[i]->name);
+		o[N_FIXED + 2 * i] = (struct option){names[2 * i], no_argument, NULL,
+						     OPT_COLLECTOR_BASE + (int)(2 * i)};
+		o[N_FIXED + 2 * i + 1] = (struct option){names[2 * i + 1], no_argument, NULL,
+							 OPT_COLLECTOR_BASE + (int)(2 * i + 1)};
+	}
+	return o;
+}
+
+static int parse_unsigned(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > 1000000 || s[0] == '-')
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Handles one option; returns 0, 1 to exit successfully, or -EINVAL. */
+static int apply_option(struct flags *f, int opt, const char *arg)
+{
+	if (opt >= OPT_COLLECTOR_BASE) {
+		f->enabled[(opt - OPT_COLLECTOR_BASE) / 2] = (opt - OPT_COLLECTOR_BASE) % 2 == 0;
+		return 0;
+	}
+	switch (opt) {
+	case OPT_LISTEN:
+		if (f->n_listen == MAX_LISTEN) {
+			fprintf(stderr, "memtide_exporter: at most %d listen addresses\n",
+				MAX_LISTEN);
+			return -EINVAL;
+		}
+		f->listen[f->n_listen++] = arg;
+		return 0;
+	case OPT_TELEMETRY:
+		if (arg[0] != '/' || strcmp(arg, "/") == 0) {
+			fprintf(stderr, "memtide_exporter: --web.telemetry-path must start "
+					"with / and not be /\n");
+			return -EINVAL;
+		}
+		f->telemetry_path = arg;
+		return 0;
+	case OPT_MAX_REQUESTS:
+		if (parse_unsigned(arg, &f->max_requests) < 0) {
+			fprintf(stderr, "memtide_exporter: --web.max-requests: not a count: %s\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_CONFIG: f->config_file = arg; return 0;
+	case OPT_PROCFS: f->procfs = arg; return 0;
+	case OPT_SYSFS: f->sysfs = arg; return 0;
+	case OPT_LOG_LEVEL: f->log_level = arg; return 0;
+	case OPT_LOG_FORMAT: f->log_format = arg; return 0;
+	case OPT_ONCE: f->once = true; return 0;
+	case OPT_NO_OPENMETRICS: f->no_openmetrics = true; return 0;
+	case OPT_VERSION:
+		printf("memtide_exporter %s (revision %s)\n", MEMTIDE_VERSION, MEMTIDE_REVISION);
+		return 1;
+	case 'h': usage(stdout); return 1;
+	default: usage(stderr); return -EINVAL;
+	}
+}
+
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+	char names[2 * RUNTIME_MAX_COLLECTORS][64];
+	struct option *options = build_options(names);
+	int opt, rc = 0;
+
+	if (!options)
+		return -ENOMEM;
+	for (size_t i = 0; i < collectors_count; i++)
+		f->enabled[i] = collectors[i]->enabled_by_default;
+	while (rc == 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1)
+		rc = apply_option(f, opt, optarg);
+	free(options);
+	if (rc == 0 && optind < argc) {
+		fprintf(stderr, "memtide_exporter: unexpected argument: %s\n", argv[optind]);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && log_setup(f->log_level, f->log_format) < 0) {
+		fprintf(stderr, "memtide_exporter: --log.level must be debug, info, warn or error; "
+				"--log.format logfmt or json\n");
+		rc = -EINVAL;
+	}
+	if (rc == 0 && f->n_listen == 0)
+		f->listen[f->n_listen++] = ":10117";
+	return rc;
+}
+
+/* Loads the config named by the flags, or the default one. Prints why not. */
+static int load_config(const struct flags *f, struct config **out)
+{
+	char err[1024];
+	int rc;
+
+	if (!f->config_file)
+		return config_default(f->procfs, f->sysfs, out);
+	rc = config_load(f->config_file, f->procfs, f->sysfs, out, err, sizeof(err));
+	if (rc < 0)
+		log_error("invalid config file", "err", err, NULL);
+	return rc;
+}
+
+static int build_runtime(const struct flags *f, struct runtime **out)
+{
+	struct config *cfg;
+	int err = load_config(f, &cfg);
+
+	if (err < 0)
+		return err;
+	return runtime_new(cfg, f->enabled, out);
+}
+
+static int run_once(struct runtime *rt)
+{
+	struct expo *e;
+	char *text;
+	size_t len;
+	int err = scrape_run(rt, ONCE_TIMEOUT, &e);
+
+	if (err == 0) {
+		err = expo_render(e, EXPO_TEXT_004, false, &text, &len);
+		expo_free(e);
+	}
+	if (err) {
+		log_error("scrape failed", "err", strerror(-err), NULL);
+		return 1;
+	}
+	if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+		free(text);
+		return 1;
+	}
+	free(text);
+	return 0;
+}
+
+static void reload(const struct flags *f)
+{
+	struct runtime *rt;
+
+	log_info("reloading config", "file", f->config_file ? f->config_file : "(none)", NULL);
+	if (build_runtime(f, &rt) < 0) {
+		log_error("reload failed; keeping the running config", NULL);
+		return;
+	}
+	runtime_swap(rt);
+	log_info("config reloaded", NULL);
+}
+
+static int start_servers(const struct flags *f, struct http_server **servers)
+{
+	struct http_options opts = {.telemetry_path = f->telemetry_path,
+				    .max_requests = f->max_requests,
+				    .openmetrics = !f->no_openmetrics};
+
+	for (size_t i = 0; i < f->n_listen; i++) {
+		char bound[128], err[512];
+		int rc = http_start(f->listen[i], &opts, &servers[i], bound, sizeof(bound), err,
+				    sizeof(err));
+
+		if (rc < 0) {
+			log_error("cannot listen", "err", err, NULL);
+			return rc;
+		}
+		log_info("listening", "address", bound, "telemetry_path", f->telemetry_path,
+			 NULL);
+	}
+	return 0;
+}
+
+/* Waits for signals until one says stop. */
+static void serve(const struct flags *f, const sigset_t *sigs)
+{
+	for (;;) {
+		int sig;
+
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(f);
+			continue;
+		}
+		log_info("stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+		return;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct flags f = {.telemetry_path = "/metrics", .max_requests = 40,
+			  .procfs = "/proc", .sysfs = "/sys", .log_level = "info",
+			  .log_format = "logfmt"};
+	struct http_server *servers[MAX_LISTEN] = {NULL};
+	struct config *cfg;
+	struct runtime *rt;
+	sigset_t sigs;
+	int rc;
+
+	rc = parse_flags(argc, argv, &f);
+	if (rc != 0)
+		return rc > 0 ? 0 : EXIT_USAGE;
+	/* Blocked before any thread starts, so that only sigwait() sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (load_config(&f, &cfg) < 0)
+		return EXIT_USAGE;
+	if (runtime_new(cfg, f.enabled, &rt) < 0)
+		return 1;
+	if (f.once) {
+		rc = run_once(rt);
+		runtime_put(rt);
+		return rc;
+	}
+	runtime_swap(rt);
+	rc = start_servers(&f, servers);
+	if (rc == 0) {
+		log_info("memtide_exporter started", "version", MEMTIDE_VERSION, "config",
+			 f.config_file ? f.config_file : "(none)", NULL);
+		serve(&f, &sigs);
+	}
+	for (size_t i = 0; i < MAX_LISTEN; i++)
+		http_stop(servers[i]);
+	runtime_swap(NULL);
+	return rc == 0 ? 0 : 1;
+}

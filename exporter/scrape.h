@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scrape: one scrape of every enabled collector, against a deadline.
+ *
+ * Each collector runs in a thread of its own and writes to an expo of its
+ * own. At the deadline the scrape answers with what finished; a collector
+ * still running is reported with memtide_scrape_collector_success 0, and its
+ * thread finishes on its own later, its output discarded. So a process whose
+ * smaps_rollup stalls for seconds costs one collector one scrape, never the
+ * whole scrape.
+ */
+#ifndef MEMTIDE_SCRAPE_H
+#define MEMTIDE_SCRAPE_H
+
+struct expo;
+struct runtime;
+
+/*
+ * Runs a scrape that answers within `timeout` seconds and returns a new expo
+ * in *out holding every collector's families followed by
+ * memtide_scrape_collector_duration_seconds, memtide_scrape_collector_success
+ * and memtide_scrape_errors_total. Returns 0 or a negative errno (-ENOMEM).
+ */
+int scrape_run(struct runtime *rt, double timeout, struct expo **out);
+
+#endif
