@@ -12,11 +12,10 @@
 
 #include "collector.h"
 #include "expo.h"
+#include "lanes.h"
 #include "log.h"
 #include "runtime.h"
 #include "scrape_errors.h"
-
-#define COLLECTOR_STACK_SIZE (512u << 10)
 
 enum slot_status { SLOT_OFF, SLOT_RUNNING, SLOT_DONE };
 
@@ -39,7 +38,8 @@ struct job {
 	struct slot slots[RUNTIME_MAX_COLLECTORS];
 };
 
-struct worker_arg {
+struct collector_task {
+	struct lane_task task; /* first: the lane hands back this pointer */
 	struct job *job;
 	size_t index;
 };
@@ -90,33 +90,35 @@ static void run_collector(struct job *job, size_t i)
 	job_put_locked(job);
 }
 
-static void *worker(void *p)
+static void collector_task_run(struct lane_task *t)
 {
-	struct worker_arg arg = *(struct worker_arg *)p;
+	struct collector_task *ct = (struct collector_task *)t;
 
-	free(p);
-	run_collector(arg.job, arg.index);
-	return NULL;
+	run_collector(ct->job, ct->index);
+	free(ct);
 }
 
-/* Starts collector i in its own thread, or runs it here when no thread can be had. */
-static void start_collector(struct job *job, size_t i, const pthread_attr_t *attr)
+/* Queues collector i on its lane; a lane that cannot take it fails the collector now. */
+static void start_collector(struct job *job, size_t i)
 {
-	struct worker_arg *arg = malloc(sizeof(*arg));
-	pthread_t tid;
+	struct collector_task *ct = malloc(sizeof(*ct));
+	int err = -ENOMEM;
 
 	job->slots[i].status = SLOT_RUNNING;
 	job->running++;
 	job->refs++;
-	if (arg) {
-		*arg = (struct worker_arg){.job = job, .index = i};
-		if (pthread_create(&tid, attr, worker, arg) == 0)
+	if (ct) {
+		*ct = (struct collector_task){.task.run = collector_task_run, .job = job, .index = i};
+		err = lanes_submit(i, &ct->task);
+		if (err == 0)
 			return;
-		free(arg);
+		free(ct);
 	}
-	pthread_mutex_unlock(&job->lock);
-	run_collector(job, i); /* drops the reference taken above */
-	pthread_mutex_lock(&job->lock);
+	scrape_errors_inc(collectors[i]->name, err == -EBUSY ? "busy" : "no_thread");
+	job->slots[i].status = SLOT_DONE;
+	job->slots[i].err = err;
+	job->running--;
+	job->refs--;
 }
 
 static int job_new(struct runtime *rt, double timeout, struct job **out)
@@ -154,17 +156,11 @@ static int job_new(struct runtime *rt, double timeout, struct job **out)
 
 static void start_all(struct job *job)
 {
-	pthread_attr_t attr;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, COLLECTOR_STACK_SIZE);
 	pthread_mutex_lock(&job->lock);
 	for (size_t i = 0; i < collectors_count; i++)
 		if (job->slots[i].out)
-			start_collector(job, i, &attr);
+			start_collector(job, i);
 	pthread_mutex_unlock(&job->lock);
-	pthread_attr_destroy(&attr);
 }
 
 /* Waits until every collector is done or the deadline passed. Called locked. */

@@ -2,10 +2,10 @@
 /*
  * scrape: one scrape of every enabled collector, against a deadline.
  *
- * Each collector runs in a thread of its own and writes to an expo of its
+ * Each collector runs on its own lane (lanes.h) and writes to an expo of its
  * own. At the deadline the scrape answers with what finished; a collector
- * still running is reported with memtide_scrape_collector_success 0, and its
- * thread finishes on its own later, its output discarded. So a process whose
+ * still running is reported with memtide_scrape_collector_success 0 and
+ * finishes on its lane later, its output discarded. So a process whose
  * smaps_rollup stalls for seconds costs one collector one scrape, never the
  * whole scrape.
  */

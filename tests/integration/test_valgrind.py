@@ -1,0 +1,31 @@
+"""valgrind memcheck over 200 scrapes: no leaks, no errors."""
+import signal
+
+import pytest
+
+from conftest import SANITIZED, wait_for
+from test_http import PROMETHEUS_2_ACCEPT
+
+VALGRIND = ("valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=definite",
+            "--errors-for-leak-kinds=definite", "--error-exitcode=99", "--track-fds=no")
+
+
+@pytest.mark.skipif(SANITIZED, reason="valgrind does not run sanitized binaries")
+def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
+    processes("memtide-vg", count=2, alloc_mib=4)
+    cfg = tmp_path / "memtide.yml"
+    cfg.write_text('process:\n  pss_max_age: 0s\n  groups:\n'
+                   '    - comm: "memtide-vg"\n      pss: true\n'
+                   '    - name: "{comm}"\n')
+    e = exporter_factory(f"--config.file={cfg}", wrapper=VALGRIND, ready_timeout=120)
+    variants = ({}, {"Accept": PROMETHEUS_2_ACCEPT}, {"Accept-Encoding": "gzip"},
+                {"Accept": PROMETHEUS_2_ACCEPT, "Accept-Encoding": "gzip"})
+    for i in range(200):
+        if i == 100:  # a reload in the middle frees one runtime and builds another
+            e.signal(signal.SIGHUP)
+            wait_for(lambda: "config reloaded" in e.read_log(), timeout=60, what="reload")
+        status, _, _ = e.get("/metrics", headers=variants[i % len(variants)], timeout=120)
+        assert status == 200
+    e.signal(signal.SIGTERM)
+    assert e.proc.wait(timeout=120) == 0, e.read_log()
+    assert "definitely lost" not in e.read_log()
