@@ -98,7 +98,11 @@ test: deps-test
 	$(MAKE) sanitize
 	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
 
-bench: deps-bench build
+$(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
+bench: deps-bench build $(BUILD)/bench/reap_floor
 	$(PYTHON) bench/run.py --build $(abspath $(BUILD)) --out docs/benchmarks.md
 
 install: build

@@ -2,12 +2,13 @@
 /*
  * Collector "process": memory of process groups, through libproc2.
  *
- * Every scrape reaps the fields of /proc/PID/stat, status and cgroup for all
- * processes (the libproc2 handle is kept across scrapes), matches each process
- * to its group with the config's matchers, and sums the groups. PSS and USS
- * come from smaps_rollup only for groups with `pss: true`, through the PSS
- * cache. Kernel threads and zombies have no memory of their own and are left
- * out.
+ * Every scrape reaps /proc/PID/stat and statm of every process (status too
+ * when the machine has swap, for VmSwap), with the libproc2 handle kept across
+ * scrapes; matches each process to its group with the config's matchers; and
+ * sums the groups. Two costlier readings go through per-process caches: the
+ * cgroup memory limit (refreshed every minute) and, for groups with
+ * `pss: true`, PSS and USS from smaps_rollup (every pss_max_age). Kernel
+ * threads and zombies have no memory of their own and are left out.
  */
 #include <errno.h>
 #include <libproc2/meminfo.h>
@@ -23,29 +24,31 @@
 #include "collector.h"
 #include "config.h"
 #include "expo.h"
+#include "proc_cache.h"
 #include "procfs.h"
-#include "pss_cache.h"
 #include "scrape_errors.h"
 
 #define NAME "process"
+#define LIMIT_MAX_AGE 60.0 /* seconds: a process moved to another cgroup is seen within it */
 
-/* Positions of the fields every reap asks for; optional ones follow. */
-enum base_field { F_PID, F_COMM, F_VSIZE, F_RSS, F_ANON, F_SWAP, F_THREADS, F_STARTED, F_CGROUP };
-
-static const enum pids_item base_items[] = {
-	PIDS_ID_PID,  PIDS_CMD,  PIDS_VM_SIZE,    PIDS_VM_RSS, PIDS_VM_RSS_ANON,
-	PIDS_VM_SWAP, PIDS_NLWP, PIDS_TICS_BEGAN, PIDS_CGROUP,
+/*
+ * Fixed positions in every reap. Memory comes from statm, cheaper than
+ * status, unless there is swap: VmSwap is only in status. Fields not wanted
+ * are PIDS_noop, so the positions never move.
+ */
+enum field {
+	F_PID, F_COMM, F_STARTED, F_THREADS,
+	F_VSIZE, F_RSS, F_ANON_OR_SHARED, F_SWAP,
+	F_EXE, F_CMDLINE, F_USER, F_CGROUP,
+	N_FIELDS
 };
-
-#define N_BASE (sizeof(base_items) / sizeof(base_items[0]))
-#define MAX_ITEMS (N_BASE + 3)
 
 /* One matched process of the current scrape. */
 struct proc_rec {
 	char group[CONFIG_GROUP_NAME_MAX];
 	double resident, anonymous, swap, virt, threads, start_time, limit, fds;
 	double pss, uss;
-	bool has_fds, want_pss, has_pss;
+	bool want_pss;
 };
 
 /* One group's sums; the field names are the metric names' stems. */
@@ -60,33 +63,63 @@ struct process_state {
 	pthread_mutex_t lock; /* libproc2 handles and the buffers below */
 	const struct config *cfg;
 	struct pids_info *info;
+	bool swap_mode; /* the reap reads status for VmSwap */
 	struct meminfo_info *meminfo;
 	struct cgroup_limits *limits;
-	struct pss_cache *pss;
-	int idx_exe, idx_cmdline, idx_user; /* -1 when not reaped */
+	struct proc_cache *limit_cache;
+	struct proc_cache *pss_cache;
 	double boot_time, hertz;
 	struct proc_rec *recs; /* reused across scrapes; grows with the process count */
+	struct proc_reading *want_pss, *want_limit;
 	size_t cap;
 };
 
-static int add_item(enum pids_item *items, int *n, enum pids_item item)
+static void reap_items(const struct config *cfg, bool swap, enum pids_item *items)
 {
-	items[*n] = item;
-	return (*n)++;
+	const enum pids_item statm[] = {PIDS_MEM_VIRT, PIDS_MEM_RES, PIDS_MEM_SHR, PIDS_noop};
+	const enum pids_item status[] = {PIDS_VM_SIZE, PIDS_VM_RSS, PIDS_VM_RSS_ANON, PIDS_VM_SWAP};
+
+	items[F_PID] = PIDS_ID_PID;
+	items[F_COMM] = PIDS_CMD;
+	items[F_STARTED] = PIDS_TICS_BEGAN;
+	items[F_THREADS] = PIDS_NLWP;
+	memcpy(&items[F_VSIZE], swap ? status : statm, sizeof(statm));
+	items[F_EXE] = cfg->needs & CONFIG_NEEDS_EXE ? PIDS_EXE : PIDS_noop;
+	items[F_CMDLINE] = cfg->needs & CONFIG_NEEDS_CMDLINE ? PIDS_CMDLINE : PIDS_noop;
+	items[F_USER] = cfg->needs & CONFIG_NEEDS_USER ? PIDS_ID_EUSER : PIDS_noop;
+	items[F_CGROUP] = cfg->needs & CONFIG_NEEDS_CGROUP ? PIDS_CGROUP : PIDS_noop;
 }
+
+/* Without permission libproc2 reads zeros: a live mapped process has Rss. */
+static bool read_pss(void *ctx, struct pids_stack *st, struct proc_reading *r)
+{
+	(void)ctx;
+	if (st->head[2].result.ul_int == 0)
+		return false;
+	r->v[0] = (double)st->head[3].result.ul_int * 1024.0;
+	r->v[1] = (double)st->head[4].result.ul_int * 1024.0;
+	return true;
+}
+
+static bool read_limit(void *ctx, struct pids_stack *st, struct proc_reading *r)
+{
+	r->v[0] = cgroup_limits_lookup(ctx, st->head[2].result.str);
+	return true;
+}
+
+static const enum pids_item pss_items[] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_SMAP_RSS,
+					   PIDS_SMAP_PSS, PIDS_SMAP_PRV_TOTAL};
+static const enum pids_item limit_items[] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_CGROUP};
 
 static int open_handles(struct process_state *s)
 {
-	enum pids_item items[MAX_ITEMS];
-	int n = (int)N_BASE;
+	enum pids_item items[N_FIELDS];
+	struct proc_cache_reader pss = {pss_items, 5, read_pss, NULL};
+	struct proc_cache_reader limit = {limit_items, 3, read_limit, NULL};
 	int err;
 
-	memcpy(items, base_items, sizeof(base_items));
-	s->idx_exe = s->cfg->needs & CONFIG_NEEDS_EXE ? add_item(items, &n, PIDS_EXE) : -1;
-	s->idx_cmdline =
-		s->cfg->needs & CONFIG_NEEDS_CMDLINE ? add_item(items, &n, PIDS_CMDLINE) : -1;
-	s->idx_user = s->cfg->needs & CONFIG_NEEDS_USER ? add_item(items, &n, PIDS_ID_EUSER) : -1;
-	err = procps_pids_new(&s->info, items, n);
+	reap_items(s->cfg, false, items);
+	err = procps_pids_new(&s->info, items, N_FIELDS);
 	if (err < 0)
 		return err;
 	err = procps_meminfo_new(&s->meminfo);
@@ -95,7 +128,11 @@ static int open_handles(struct process_state *s)
 	err = cgroup_limits_new(s->cfg->sysfs, &s->limits);
 	if (err < 0)
 		return err;
-	return pss_cache_new(&s->pss);
+	limit.ctx = s->limits;
+	err = proc_cache_new(&limit, &s->limit_cache);
+	if (err < 0)
+		return err;
+	return proc_cache_new(&pss, &s->pss_cache);
 }
 
 static void process_release(void *state)
@@ -108,10 +145,13 @@ static void process_release(void *state)
 		procps_pids_unref(&s->info);
 	if (s->meminfo)
 		procps_meminfo_unref(&s->meminfo);
+	proc_cache_free(s->pss_cache);
+	proc_cache_free(s->limit_cache);
 	cgroup_limits_free(s->limits);
-	pss_cache_free(s->pss);
 	pthread_mutex_destroy(&s->lock);
 	free(s->recs);
+	free(s->want_pss);
+	free(s->want_limit);
 	free(s);
 }
 
@@ -136,123 +176,167 @@ static int process_init(void **state, const struct config *cfg)
 	return 0;
 }
 
-static const char *str_field(struct pids_stack *stack, int idx)
+/* Switches the reap between statm and status when swap is turned on or off. */
+static int follow_swap(struct process_state *s)
 {
-	const char *v;
+	bool swap = MEMINFO_GET(s->meminfo, MEMINFO_SWAP_TOTAL, ul_int) > 0;
+	enum pids_item items[N_FIELDS];
+	int err;
 
-	if (idx < 0)
-		return NULL;
-	v = stack->head[idx].result.str;
+	if (swap == s->swap_mode)
+		return 0;
+	reap_items(s->cfg, swap, items);
+	err = procps_pids_reset(s->info, items, N_FIELDS);
+	if (err < 0)
+		return err;
+	s->swap_mode = swap;
+	return 0;
+}
+
+static const char *str_field(struct pids_stack *stack, enum field f)
+{
+	const char *v = stack->head[f].result.str;
+
 	/* libproc2 writes "-" for what it could not read. */
 	return v && strcmp(v, "-") != 0 ? v : NULL;
 }
 
-/* Matches one reaped process and fills rec. Returns false when it is not reported. */
-static bool read_process(struct process_state *s, struct pids_stack *st, struct proc_rec *rec,
-			 struct pss_reading *want)
+static double kib(struct pids_stack *st, enum field f)
 {
-	const char *cgroup_field = PIDS_VAL(F_CGROUP, str, st, s->info);
-	char cgroup[1024];
-	struct proc_ident id;
-	int pid = PIDS_VAL(F_PID, s_int, st, s->info);
-	long fds;
-	int m, err;
+	return (double)st->head[f].result.ul_int * 1024.0;
+}
 
-	if (PIDS_VAL(F_VSIZE, ul_int, st, s->info) == 0)
+/* Matches one reaped process to its group. Returns false when it is not reported. */
+static bool match_process(struct process_state *s, struct pids_stack *st, struct proc_rec *rec)
+{
+	char cgroup[1024] = "/";
+	struct proc_ident id;
+	int m;
+
+	if (st->head[F_VSIZE].result.ul_int == 0)
 		return false; /* a kernel thread or a zombie */
-	cgroup_v2_path(cgroup_field, cgroup, sizeof(cgroup));
+	if (s->cfg->needs & CONFIG_NEEDS_CGROUP)
+		cgroup_v2_path(str_field(st, F_CGROUP) ? str_field(st, F_CGROUP) : "", cgroup,
+			       sizeof(cgroup));
 	id = (struct proc_ident){
-		.comm = PIDS_VAL(F_COMM, str, st, s->info),
-		.exe = str_field(st, s->idx_exe),
-		.cmdline = str_field(st, s->idx_cmdline),
-		.user = str_field(st, s->idx_user),
+		.comm = st->head[F_COMM].result.str,
+		.exe = str_field(st, F_EXE),
+		.cmdline = str_field(st, F_CMDLINE),
+		.user = str_field(st, F_USER),
 		.cgroup = cgroup,
 	};
 	m = config_match(s->cfg, &id, rec->group, sizeof(rec->group));
 	if (m < 0)
 		return false;
-	rec->resident = (double)PIDS_VAL(F_RSS, ul_int, st, s->info) * 1024.0;
-	rec->anonymous = (double)PIDS_VAL(F_ANON, ul_int, st, s->info) * 1024.0;
-	rec->swap = (double)PIDS_VAL(F_SWAP, ul_int, st, s->info) * 1024.0;
-	rec->virt = (double)PIDS_VAL(F_VSIZE, ul_int, st, s->info) * 1024.0;
-	rec->threads = PIDS_VAL(F_THREADS, s_int, st, s->info);
-	rec->start_time =
-		s->boot_time + (double)PIDS_VAL(F_STARTED, ull_int, st, s->info) / s->hertz;
-	rec->limit = cgroup_limits_lookup(s->limits, cgroup_field);
-	err = procfs_count_fds(s->cfg->procfs, pid, &fds);
-	rec->has_fds = err == 0;
-	rec->fds = err == 0 ? (double)fds : 0;
+	rec->want_pss = s->cfg->groups[m].pss;
+	return true;
+}
+
+/* Fills rec with the process's memory, threads, start time and fd count. */
+static void read_process(struct process_state *s, struct pids_stack *st, struct proc_rec *rec)
+{
+	long fds = 0;
+	int err;
+
+	rec->virt = kib(st, F_VSIZE);
+	rec->resident = kib(st, F_RSS);
+	/* statm's "shared" is file and shmem pages: the rest of resident is anonymous. */
+	rec->anonymous = s->swap_mode ? kib(st, F_ANON_OR_SHARED)
+				      : rec->resident - kib(st, F_ANON_OR_SHARED);
+	rec->swap = s->swap_mode ? kib(st, F_SWAP) : 0;
+	rec->threads = st->head[F_THREADS].result.s_int;
+	rec->start_time = s->boot_time + (double)st->head[F_STARTED].result.ull_int / s->hertz;
+	rec->limit = 0;
+	rec->pss = rec->uss = 0;
+	err = procfs_count_fds(s->cfg->procfs, st->head[F_PID].result.s_int, &fds);
 	if (err == -EACCES || err == -EPERM)
 		scrape_errors_inc(NAME, "fd_permission");
 	else if (err < 0)
 		scrape_errors_inc(NAME, "exited");
-	rec->want_pss = s->cfg->groups[m].pss;
-	rec->has_pss = false;
-	want->pid = pid;
-	want->started = PIDS_VAL(F_STARTED, ull_int, st, s->info);
-	return true;
+	rec->fds = err == 0 ? (double)fds : 0;
 }
 
-static int grow_recs(struct process_state *s, size_t n)
+/* Grows the per-scrape buffers to n processes; they are kept for the next scrape. */
+static int grow_buffers(struct process_state *s, size_t n)
 {
 	struct proc_rec *r;
+	struct proc_reading *wp, *wl;
 
 	if (n <= s->cap)
 		return 0;
 	r = realloc(s->recs, n * sizeof(*r));
-	if (!r)
+	if (r)
+		s->recs = r;
+	wp = realloc(s->want_pss, n * sizeof(*wp));
+	if (wp)
+		s->want_pss = wp;
+	wl = realloc(s->want_limit, n * sizeof(*wl));
+	if (wl)
+		s->want_limit = wl;
+	if (!r || !wp || !wl)
 		return -ENOMEM;
-	s->recs = r;
 	s->cap = n;
 	return 0;
 }
 
-/* Reads PSS and USS for the processes in want, which index s->recs by tag. */
-static void attach_pss(struct process_state *s, struct pss_reading *want, size_t n)
+/* Asks a cache for the readings in want, which index s->recs by tag. */
+static void fill_from_cache(struct process_state *s, struct proc_cache *cache, double max_age,
+			    struct proc_reading *want, size_t n, bool pss)
 {
-	int err = pss_cache_fill(s->pss, want, n, s->cfg->pss_max_age);
-
-	if (err < 0)
-		scrape_errors_inc(NAME, "smaps_rollup");
+	if (proc_cache_fill(cache, want, n, max_age) < 0)
+		scrape_errors_inc(NAME, pss ? "smaps_rollup" : "cgroup");
 	for (size_t i = 0; i < n; i++) {
 		struct proc_rec *rec = &s->recs[want[i].tag];
 
 		if (!want[i].ok) {
-			scrape_errors_inc(NAME, "smaps_unreadable");
+			scrape_errors_inc(NAME, pss ? "smaps_unreadable" : "cgroup_unreadable");
 			continue;
 		}
-		rec->pss = want[i].pss;
-		rec->uss = want[i].uss;
-		rec->has_pss = true;
+		if (pss) {
+			rec->pss = want[i].v[0];
+			rec->uss = want[i].v[1];
+		} else {
+			rec->limit = want[i].v[0];
+		}
 	}
+}
+
+static void want_reading(struct proc_reading *w, struct pids_stack *st, size_t tag)
+{
+	*w = (struct proc_reading){.pid = st->head[F_PID].result.s_int,
+				   .started = st->head[F_STARTED].result.ull_int,
+				   .tag = tag};
 }
 
 /* Reaps every process into s->recs; returns how many matched, or -errno. */
 static int reap(struct process_state *s)
 {
-	struct pids_fetch *f = procps_pids_reap(s->info, PIDS_FETCH_TASKS_ONLY);
-	struct pss_reading *want;
+	struct pids_fetch *f;
 	size_t n = 0, n_pss = 0;
-	int err;
+	int err = follow_swap(s);
 
+	if (err < 0)
+		return err;
+	f = procps_pids_reap(s->info, PIDS_FETCH_TASKS_ONLY);
 	if (!f)
 		return errno ? -errno : -EIO;
-	err = grow_recs(s, (size_t)f->counts->total + 1);
+	err = grow_buffers(s, (size_t)f->counts->total + 1);
 	if (err)
 		return err;
-	want = calloc((size_t)f->counts->total + 1, sizeof(*want));
-	if (!want)
-		return -ENOMEM;
-	cgroup_limits_reset(s->limits);
 	for (int i = 0; i < f->counts->total; i++) {
-		if (!read_process(s, f->stacks[i], &s->recs[n], &want[n_pss]))
+		struct pids_stack *st = f->stacks[i];
+
+		if (!match_process(s, st, &s->recs[n]))
 			continue;
-		want[n_pss].tag = n;
-		n_pss += s->recs[n].want_pss;
+		read_process(s, st, &s->recs[n]);
+		want_reading(&s->want_limit[n], st, n);
+		if (s->recs[n].want_pss)
+			want_reading(&s->want_pss[n_pss++], st, n);
 		n++;
 	}
-	attach_pss(s, want, n_pss);
-	free(want);
+	cgroup_limits_reset(s->limits);
+	fill_from_cache(s, s->limit_cache, LIMIT_MAX_AGE, s->want_limit, n, false);
+	fill_from_cache(s, s->pss_cache, s->cfg->pss_max_age, s->want_pss, n_pss, true);
 	return (int)n;
 }
 

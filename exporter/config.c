@@ -62,7 +62,7 @@ struct group_draft {
 /* Writes "PATH:LINE: message" (or "PATH: message" when line is 0) to the
  * caller's buffer; returns -EINVAL so that callers can `return fail(...)`. */
 __attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, size_t line,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -106,7 +106,8 @@ static const char *quote(char *out, size_t outlen, const char *s, size_t len)
 			break;
 		}
 		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-			o += snprintf(out + o, outlen - o, c == '"' || c == '\\' ? "\\%c" : "\\x%02x", c);
+			o += snprintf(out + o, outlen - o,
+				      c == '"' || c == '\\' ? "\\%c" : "\\x%02x", c);
 			continue;
 		}
 		out[o++] = (char)c;
@@ -203,11 +204,13 @@ static int parse_mapping(struct loader *ld, yaml_node_t *node, const char *what,
 			if (scalar_is(key, keys[i].key))
 				break;
 		if (i == nkeys)
-			return fail(ld, node_line(key), "unknown key %s in %s (expected one of: %s)",
-				    QUOTE(q, key), what, key_list(list, sizeof(list), keys, nkeys));
+			return fail(ld, node_line(key),
+				    "unknown key %s in %s (expected one of: %s)", QUOTE(q, key),
+				    what, key_list(list, sizeof(list), keys, nkeys));
 		if (first_line[i])
-			return fail(ld, node_line(key), "duplicate key \"%s\" in %s (first at line %zu)",
-				    keys[i].key, what, first_line[i]);
+			return fail(ld, node_line(key),
+				    "duplicate key \"%s\" in %s (first at line %zu)", keys[i].key,
+				    what, first_line[i]);
 		first_line[i] = node_line(key);
 		err = keys[i].parse(ld, keys[i].key, value, (char *)obj + keys[i].offset);
 		if (err)
@@ -255,8 +258,7 @@ static int parse_bool(struct loader *ld, const char *key, yaml_node_t *value, vo
 		    QUOTE(q, value));
 }
 
-static int parse_duration_value(struct loader *ld, const char *key, yaml_node_t *value,
-				void *field)
+static int parse_duration_value(struct loader *ld, const char *key, yaml_node_t *value, void *field)
 {
 	char q[QUOTE_MAX];
 
@@ -272,13 +274,18 @@ static int parse_duration_value(struct loader *ld, const char *key, yaml_node_t 
 }
 
 /* The placeholders a name template may use, other than {0}..{9}. */
+/* clang-format off */
 static const struct {
 	const char *name;
 	enum name_part_kind kind;
 } placeholders[] = {
-	{"comm", NAME_COMM}, {"exe", NAME_EXE},	      {"exe_path", NAME_EXE_PATH},
-	{"user", NAME_USER}, {"cgroup", NAME_CGROUP},
+	{"comm", NAME_COMM},
+	{"exe", NAME_EXE},
+	{"exe_path", NAME_EXE_PATH},
+	{"user", NAME_USER},
+	{"cgroup", NAME_CGROUP},
 };
+/* clang-format on */
 
 /*
  * Reads the part of a template at *pos and moves past it. On a syntax error
@@ -339,7 +346,8 @@ static int template_fail(struct loader *ld, size_t line, const char *tmpl, const
 	if (*at == '{')
 		return fail(ld, line, "name: unterminated \"{\" at column %zu of %s",
 			    (size_t)(at - tmpl) + 1, quote(q, sizeof(q), tmpl, strlen(tmpl)));
-	return fail(ld, line, "name: single \"}\" at column %zu of %s (write }} for a literal brace)",
+	return fail(ld, line,
+		    "name: single \"}\" at column %zu of %s (write }} for a literal brace)",
 		    (size_t)(at - tmpl) + 1, quote(q, sizeof(q), tmpl, strlen(tmpl)));
 }
 
@@ -347,8 +355,8 @@ static int template_fail(struct loader *ld, size_t line, const char *tmpl, const
  * Parses a name template into a NAME_END-terminated array of parts that point
  * into tmpl (which must outlive them). *max_index is the highest {N}, or -1.
  */
-static int parse_template(struct loader *ld, size_t line, const char *tmpl,
-			  struct name_part **out, int *max_index)
+static int parse_template(struct loader *ld, size_t line, const char *tmpl, struct name_part **out,
+			  int *max_index)
 {
 	struct name_part part, *parts;
 	size_t n = 0;
@@ -376,14 +384,163 @@ static int parse_template(struct loader *ld, size_t line, const char *tmpl,
 	return 0;
 }
 
+/*
+ * glibc's regcomp expands "x+" into "xx*" and "x{n,m}" into m copies of x, so
+ * nested and stacked repetitions multiply: "((a{99}){99}){99}" or a run of
+ * "+" exhaust memory before regcomp can fail. The functions below estimate
+ * the expanded size of an extended regex, erring high, so that such patterns
+ * are refused with a message; no regex for a command line comes near the
+ * budget. Syntax errors are left to regcomp.
+ */
+#define REGEX_MAX_LEN 4096
+#define REGEX_MAX_SIZE 10000
+#define REGEX_MAX_DEPTH 64
+#define REGEX_DUP_MAX 32768 /* above glibc's RE_DUP_MAX: regcomp rejects it */
+
+struct re_scan {
+	const char *p;
+	unsigned depth;
+};
+
+static size_t re_clamp(size_t n)
+{
+	return n > REGEX_MAX_SIZE ? REGEX_MAX_SIZE + 1 : n;
+}
+
+static size_t re_number(const char **p)
+{
+	size_t n = 0;
+
+	for (; **p >= '0' && **p <= '9'; (*p)++)
+		if (n <= REGEX_DUP_MAX)
+			n = n * 10 + (size_t)(**p - '0');
+	return n > REGEX_DUP_MAX ? REGEX_DUP_MAX : n;
+}
+
+/* Applies the quantifier at *p, if there is one, to an operand of *size. */
+static bool re_quantify(const char **p, size_t *size)
+{
+	const char *s = *p;
+	size_t n, m;
+
+	if (*s == '*' || *s == '?' || *s == '+') {
+		*size = re_clamp((*s == '+' ? 2 * *size : *size) + 1);
+		*p = s + 1;
+		return true;
+	}
+	if (*s != '{' || !((s[1] >= '0' && s[1] <= '9') || s[1] == ','))
+		return false;
+	s++;
+	n = m = re_number(&s);
+	if (*s == ',') {
+		s++;
+		m = *s >= '0' && *s <= '9' ? re_number(&s) : n + 1;
+	}
+	if (*s != '}')
+		return false;
+	*size = re_clamp((m > n ? m : n) * *size + 1);
+	*p = s + 1;
+	return true;
+}
+
+/* Skips a bracket expression, "[:alpha:]" and friends inside it included. */
+static const char *re_bracket_end(const char *s)
+{
+	const char *p = s + 1;
+
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+			const char *close = p + 2;
+
+			while (*close && !(close[0] == p[1] && close[1] == ']'))
+				close++;
+			if (*close) {
+				p = close + 2;
+				continue;
+			}
+		}
+		p++;
+	}
+	return *p ? p + 1 : p;
+}
+
+static size_t re_alternatives(struct re_scan *sc);
+
+static size_t re_atom(struct re_scan *sc)
+{
+	const char *s = sc->p;
+	size_t size;
+
+	switch (*s) {
+	case '(':
+		if (sc->depth == REGEX_MAX_DEPTH)
+			return REGEX_MAX_SIZE + 1;
+		sc->depth++;
+		sc->p++;
+		size = re_alternatives(sc);
+		sc->depth--;
+		if (*sc->p == ')')
+			sc->p++;
+		return re_clamp(size + 1);
+	case '[':
+		sc->p = re_bracket_end(s);
+		return 1;
+	case '\\':
+		sc->p = s[1] ? s + 2 : s + 1;
+		return 1;
+	default:
+		sc->p = s + 1;
+		return 1;
+	}
+}
+
+/* Sizes alternatives up to the ")" that closes the current group, or the end. */
+static size_t re_alternatives(struct re_scan *sc)
+{
+	size_t total = 0;
+
+	while (*sc->p && total <= REGEX_MAX_SIZE) {
+		size_t size;
+
+		if (*sc->p == ')' && sc->depth)
+			break;
+		if (*sc->p == '|') {
+			sc->p++;
+			total = re_clamp(total + 1);
+			continue;
+		}
+		size = re_atom(sc);
+		while (re_quantify(&sc->p, &size))
+			;
+		total = re_clamp(total + size);
+	}
+	return total;
+}
+
+static bool regex_too_big(const char *re)
+{
+	struct re_scan sc = {.p = re};
+
+	return strlen(re) > REGEX_MAX_LEN || re_alternatives(&sc) > REGEX_MAX_SIZE;
+}
+
 /* Compiles the cmdline regex, checking that the name's {N} exist in it. */
-static int compile_cmdline(struct loader *ld, const struct group_draft *d,
-			   struct group_matcher *m, int max_index)
+static int compile_cmdline(struct loader *ld, const struct group_draft *d, struct group_matcher *m,
+			   int max_index)
 {
 	const char *re = (const char *)d->cmdline->data.scalar.value;
 	char q[QUOTE_MAX], why[256];
 	int rc;
 
+	if (regex_too_big(re))
+		return fail(ld, node_line(d->cmdline),
+			    "cmdline: regex %s is too complex (longer than %d bytes, or its "
+			    "repetitions expand to more than %d elements)",
+			    QUOTE(q, d->cmdline), REGEX_MAX_LEN, REGEX_MAX_SIZE);
 	/* Without captures in the name, REG_NOSUB lets regexec skip the
 	 * bookkeeping of where groups matched. */
 	rc = regcomp(&m->cmdline_re, re, REG_EXTENDED | (max_index < 0 ? REG_NOSUB : 0));
@@ -395,8 +552,9 @@ static int compile_cmdline(struct loader *ld, const struct group_draft *d,
 	}
 	if (max_index > (int)m->cmdline_re.re_nsub) {
 		regfree(&m->cmdline_re);
-		return fail(ld, node_line(d->name), "name: {%d} but cmdline %s has %zu capture group%s",
-			    max_index, QUOTE(q, d->cmdline), m->cmdline_re.re_nsub,
+		return fail(ld, node_line(d->name),
+			    "name: {%d} but cmdline %s has %zu capture group%s", max_index,
+			    QUOTE(q, d->cmdline), m->cmdline_re.re_nsub,
 			    m->cmdline_re.re_nsub == 1 ? "" : "s");
 	}
 	m->cmdline = strdup(re);
@@ -444,6 +602,7 @@ static int build_matcher(struct loader *ld, const struct group_draft *d, struct 
 	return 0;
 }
 
+/* clang-format off */
 static const struct key_handler group_keys[] = {
 	{"name", parse_string, offsetof(struct group_draft, name)},
 	{"comm", parse_string, offsetof(struct group_draft, comm)},
@@ -451,6 +610,7 @@ static const struct key_handler group_keys[] = {
 	{"cmdline", parse_string, offsetof(struct group_draft, cmdline)},
 	{"pss", parse_bool, offsetof(struct group_draft, pss)},
 };
+/* clang-format on */
 
 static int parse_group(struct loader *ld, yaml_node_t *node, struct group_matcher *m)
 {
@@ -498,10 +658,12 @@ static int parse_groups(struct loader *ld, const char *key, yaml_node_t *value, 
 	return 0;
 }
 
+/* clang-format off */
 static const struct key_handler process_keys[] = {
 	{"pss_max_age", parse_duration_value, offsetof(struct config, pss_max_age)},
 	{"groups", parse_groups, 0},
 };
+/* clang-format on */
 
 static int parse_process(struct loader *ld, const char *key, yaml_node_t *value, void *field)
 {
@@ -516,9 +678,11 @@ static int parse_process(struct loader *ld, const char *key, yaml_node_t *value,
  * collectors' settings; until they exist it is an unknown key like any other,
  * and supporting it is one line here and one handler.
  */
+/* clang-format off */
 static const struct key_handler top_keys[] = {
 	{"process", parse_process, 0},
 };
+/* clang-format on */
 
 _Static_assert(ARRAY_SIZE(group_keys) <= MAPPING_MAX_KEYS, "group_keys");
 _Static_assert(ARRAY_SIZE(process_keys) <= MAPPING_MAX_KEYS, "process_keys");
@@ -744,9 +908,10 @@ static int parse_config(struct loader *ld, struct config *cfg)
 	/* An empty file, or one with only comments, is the default config. */
 	if (root && !is_null(root)) {
 		if (root->type != YAML_MAPPING_NODE)
-			return fail(ld, node_line(root), "expected a mapping at the top level, got %s",
-				    node_kind(root));
-		err = parse_mapping(ld, root, "the top-level mapping", top_keys, ARRAY_SIZE(top_keys), cfg);
+			return fail(ld, node_line(root),
+				    "expected a mapping at the top level, got %s", node_kind(root));
+		err = parse_mapping(ld, root, "the top-level mapping", top_keys,
+				    ARRAY_SIZE(top_keys), cfg);
 		if (err)
 			return err;
 	}

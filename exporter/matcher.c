@@ -52,8 +52,8 @@ static bool matcher_matches(const struct group_matcher *m, const struct proc_ide
 	if (m->exe && !exe_matches(m->exe, p->exe))
 		return false;
 	if (m->cmdline)
-		return p->cmdline &&
-		       regexec(&m->cmdline_re, p->cmdline, m->nmatch, m->nmatch ? pm : NULL, 0) == 0;
+		return p->cmdline && regexec(&m->cmdline_re, p->cmdline, m->nmatch,
+					     m->nmatch ? pm : NULL, 0) == 0;
 	return true;
 }
 
@@ -100,16 +100,15 @@ static void trim_partial_utf8(struct name_buf *b)
 }
 
 /* Writes the part of cmdline that capture `index` matched, if it took part. */
-static void put_match(struct name_buf *b, const char *cmdline, const regmatch_t *pm,
-		      unsigned index)
+static void put_match(struct name_buf *b, const char *cmdline, const regmatch_t *pm, unsigned index)
 {
 	if (!cmdline || pm[index].rm_so < 0 || pm[index].rm_eo < pm[index].rm_so)
 		return;
 	put(b, cmdline + pm[index].rm_so, (size_t)(pm[index].rm_eo - pm[index].rm_so));
 }
 
-static void expand(const struct group_matcher *m, const struct proc_ident *p,
-		   const regmatch_t *pm, struct name_buf *b)
+static void expand(const struct group_matcher *m, const struct proc_ident *p, const regmatch_t *pm,
+		   struct name_buf *b)
 {
 	for (const struct name_part *part = m->parts; part->kind != NAME_END; part++) {
 		switch (part->kind) {

@@ -1,6 +1,8 @@
 """The process collector against what /proc says about real processes."""
 import os
 
+import pytest
+
 from conftest import sample_value, wait_for
 
 
@@ -66,3 +68,40 @@ def test_pss_only_for_groups_that_ask(exporter_factory, processes, tmp_path):
     assert sample_value(text, "memtide_group_processes", group="memtide-nopss") == 1
     # Processes that match no group are not reported.
     assert sample_value(text, "memtide_group_processes", group="bash") is None
+
+
+def make_limited_cgroup(limit):
+    """A memory cgroup with a limit, v2 or v1, or None where this machine allows none."""
+    candidates = []
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        candidates.append(("/sys/fs/cgroup", "memory.max"))
+    if os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        candidates.append(("/sys/fs/cgroup/memory", "memory.limit_in_bytes"))
+    for root, limit_file in candidates:
+        path = os.path.join(root, f"memtide-test-{os.getpid()}")
+        try:
+            os.mkdir(path)
+            with open(os.path.join(path, limit_file), "w") as f:
+                f.write(str(limit))
+            return path
+        except OSError:
+            if os.path.isdir(path):
+                os.rmdir(path)
+    return None
+
+
+def test_memory_limit_is_the_cgroup_limit(exporter, processes):
+    limit = 256 << 20
+    path = make_limited_cgroup(limit)
+    if path is None:
+        pytest.skip("no writable memory cgroup here (needs root and a memory controller)")
+    try:
+        procs = processes("memtide-cglimit")
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(procs.pids[0]))
+        # The first scrape reads the limit fresh (the cache keeps it a minute after).
+        text = exporter.metrics()
+        assert sample_value(text, "memtide_group_memory_limit_bytes", group="memtide-cglimit") == limit
+        procs.stop()
+    finally:
+        os.rmdir(path)

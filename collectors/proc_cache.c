@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include "pss_cache.h"
+#include "proc_cache.h"
 
 #include <errno.h>
-#include <libproc2/pids.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,26 +9,24 @@
 /* libproc2 takes a bounded list of pids per select. */
 #define SELECT_BATCH 128
 
-enum smap_field { F_PID, F_STARTED, F_RSS, F_PSS, F_PRIVATE };
+enum { F_PID, F_STARTED };
 
-static enum pids_item smap_items[] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_SMAP_RSS, PIDS_SMAP_PSS,
-				      PIDS_SMAP_PRV_TOTAL};
-
-struct pss_cache {
+struct proc_cache {
+	struct proc_cache_reader reader;
 	struct pids_info *info;
-	struct pss_reading *v; /* sorted by pid */
+	struct proc_reading *v; /* sorted by pid */
 	size_t n;
-	size_t last_reads;
 };
 
-int pss_cache_new(struct pss_cache **out)
+int proc_cache_new(const struct proc_cache_reader *reader, struct proc_cache **out)
 {
-	struct pss_cache *c = calloc(1, sizeof(*c));
+	struct proc_cache *c = calloc(1, sizeof(*c));
 	int err;
 
 	if (!c)
 		return -ENOMEM;
-	err = procps_pids_new(&c->info, smap_items, sizeof(smap_items) / sizeof(smap_items[0]));
+	c->reader = *reader;
+	err = procps_pids_new(&c->info, (enum pids_item *)reader->items, reader->n_items);
 	if (err < 0) {
 		free(c);
 		return err;
@@ -38,7 +35,7 @@ int pss_cache_new(struct pss_cache **out)
 	return 0;
 }
 
-void pss_cache_free(struct pss_cache *c)
+void proc_cache_free(struct proc_cache *c)
 {
 	if (!c)
 		return;
@@ -47,14 +44,9 @@ void pss_cache_free(struct pss_cache *c)
 	free(c);
 }
 
-size_t pss_cache_last_reads(const struct pss_cache *c)
-{
-	return c->last_reads;
-}
-
 static int by_pid(const void *a, const void *b)
 {
-	const struct pss_reading *x = a, *y = b;
+	const struct proc_reading *x = a, *y = b;
 
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
@@ -68,13 +60,13 @@ static double monotonic_now(void)
 }
 
 /* Serves what the cache holds fresh; returns how many pids still need a read. */
-static size_t serve_cached(struct pss_cache *c, struct pss_reading *want, size_t n,
+static size_t serve_cached(struct proc_cache *c, struct proc_reading *want, size_t n,
 			   double max_age, double now, unsigned *stale)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct pss_reading *hit = NULL;
+		const struct proc_reading *hit = NULL;
 
 		if (c->n)
 			hit = bsearch(&want[i], c->v, c->n, sizeof(*c->v), by_pid);
@@ -93,7 +85,7 @@ static size_t serve_cached(struct pss_cache *c, struct pss_reading *want, size_t
 }
 
 /* Reads one batch of pids, storing readings into the pid-sorted `want`. */
-static int read_batch(struct pss_cache *c, struct pss_reading *want, size_t n, unsigned *pids,
+static int read_batch(struct proc_cache *c, struct proc_reading *want, size_t n, unsigned *pids,
 		      int count, double now)
 {
 	struct pids_fetch *f = procps_pids_select(c->info, pids, count, PIDS_SELECT_PID);
@@ -102,27 +94,21 @@ static int read_batch(struct pss_cache *c, struct pss_reading *want, size_t n, u
 		return errno ? -errno : -EIO;
 	for (int i = 0; i < f->counts->total; i++) {
 		struct pids_stack *s = f->stacks[i];
-		struct pss_reading key = {.pid = PIDS_VAL(F_PID, s_int, s, c->info)};
-		struct pss_reading *r = bsearch(&key, want, n, sizeof(*want), by_pid);
+		struct proc_reading key = {.pid = PIDS_VAL(F_PID, s_int, s, c->info)};
+		struct proc_reading *r = bsearch(&key, want, n, sizeof(*want), by_pid);
 
 		if (!r || r->started != PIDS_VAL(F_STARTED, ull_int, s, c->info))
 			continue; /* exited, and the pid was taken by another process */
-		c->last_reads++;
-		/* Without permission libproc2 reads zeros: a live mapped process has Rss. */
-		if (PIDS_VAL(F_RSS, ul_int, s, c->info) == 0)
-			continue;
-		r->pss = (double)PIDS_VAL(F_PSS, ul_int, s, c->info) * 1024.0;
-		r->uss = (double)PIDS_VAL(F_PRIVATE, ul_int, s, c->info) * 1024.0;
+		r->ok = c->reader.read(c->reader.ctx, s, r);
 		r->read_at = now;
-		r->ok = true;
 	}
 	return 0;
 }
 
 /* Makes the cache hold exactly `want` (sorted by pid). */
-static int replace_cache(struct pss_cache *c, const struct pss_reading *want, size_t n)
+static int replace_cache(struct proc_cache *c, const struct proc_reading *want, size_t n)
 {
-	struct pss_reading *v = NULL;
+	struct proc_reading *v = NULL;
 
 	if (n) {
 		v = malloc(n * sizeof(*v));
@@ -136,14 +122,13 @@ static int replace_cache(struct pss_cache *c, const struct pss_reading *want, si
 	return 0;
 }
 
-int pss_cache_fill(struct pss_cache *c, struct pss_reading *want, size_t n, double max_age)
+int proc_cache_fill(struct proc_cache *c, struct proc_reading *want, size_t n, double max_age)
 {
 	double now = monotonic_now();
 	unsigned *stale;
 	size_t k;
 	int err = 0;
 
-	c->last_reads = 0;
 	if (n == 0)
 		return replace_cache(c, want, 0);
 	stale = malloc(n * sizeof(*stale));
