@@ -50,7 +50,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 -include alerts/alerts.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
-	bench install clean
+	fuzz bench install clean
 
 all: build
 
@@ -89,6 +89,23 @@ unit: $(UNIT_BINS)
 integration: build
 	MEMTIDE_BUILD=$(abspath $(BUILD)) MEMTIDE_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# libFuzzer targets, each linked with every exporter source; FUZZ_SECONDS apiece.
+FUZZ_SECONDS ?= 10
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+
+build-fuzz/%: tests/fuzz/%.c $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) | deps-test
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iexporter \
+		-Icollectors -Iagent -DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
+		$(PKG_CFLAGS) -o $@ $< $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(PKG_LIBS) -lm
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n ($(FUZZ_SECONDS) s)"; \
+		mkdir -p build-fuzz/corpus/$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1 \
+			|| { cat build-fuzz/$$n.log; exit 1; }; tail -1 build-fuzz/$$n.log; done
+
 # The unit and integration tests again, against an ASan+UBSan build.
 sanitize: deps-test
 	$(MAKE) BUILD=build-asan SAN=1 unit integration
@@ -96,6 +113,7 @@ sanitize: deps-test
 test: deps-test
 	$(MAKE) build unit integration
 	$(MAKE) sanitize
+	$(MAKE) fuzz
 	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
 
 $(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build
@@ -112,6 +130,6 @@ install: build
 	install -m 0644 deploy/memtide.yml $(DESTDIR)$(PREFIX)/share/memtide/memtide.example.yml
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -100,11 +100,14 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_bytes(self):
+        """VmRSS and its anonymous part (the rest is shared-library and binary pages)."""
+        fields = {}
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssAnon"):
+                    fields[key] = int(value.split()[0]) * 1024
+        return fields["VmRSS"], fields["RssAnon"]
 
     def stop(self):
         self.conn.close()
@@ -184,8 +187,9 @@ def ms(seconds):
     return f"{seconds * 1000:.1f} ms"
 
 
-def mib(b):
-    return f"{b / 1048576:.1f} MiB"
+def mib(rss):
+    total, anon = rss
+    return f"{total / 1048576:.1f} MiB ({anon / 1048576:.1f} anonymous)"
 
 
 def process_table(count, rows):

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -318,6 +319,20 @@ static void serve(const struct flags *f, const sigset_t *sigs)
 	}
 }
 
+/*
+ * The exporter's own memory is a metric it publishes and a promise it makes:
+ * one arena rather than one per thread (scrapes are short and few), and large
+ * buffers (a scrape's rendering) straight from mmap, returned when freed,
+ * instead of glibc's thresholds that grow after every large free and keep
+ * the memory.
+ */
+static void limit_allocator_retention(void)
+{
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+}
+
 int main(int argc, char **argv)
 {
 	struct flags f = {.telemetry_path = "/metrics", .max_requests = 40,
@@ -329,6 +344,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc;
 
+	limit_allocator_retention();
 	rc = parse_flags(argc, argv, &f);
 	if (rc != 0)
 		return rc > 0 ? 0 : EXIT_USAGE;
