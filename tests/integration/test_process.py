@@ -1,5 +1,6 @@
 """The process collector against what /proc says about real processes."""
 import os
+import shutil
 
 import pytest
 
@@ -105,3 +106,17 @@ def test_memory_limit_is_the_cgroup_limit(exporter, processes):
         procs.stop()
     finally:
         os.rmdir(path)
+
+
+def test_unprivileged_exporter_skips_and_counts_what_it_may_not_read(exporter_factory, processes):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root to drop to an unprivileged user")
+    procs = processes("memtide-root")  # a root process whose fds nobody may read
+    e = exporter_factory(wrapper=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    text = e.metrics()
+    assert sample_value(text, "memtide_scrape_collector_success", collector="process") == 1
+    assert sample_value(text, "memtide_scrape_errors_total", collector="process",
+                        reason="fd_permission") >= 1
+    # Memory of other users' processes is still reported: status and statm are world-readable.
+    assert sample_value(text, "memtide_group_resident_bytes", group="memtide-root") > 0
+    assert procs.pids

@@ -1,0 +1,18 @@
+"""make install puts the exporter where PREFIX and DESTDIR say."""
+import os
+import subprocess
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def test_install_honours_prefix_and_destdir(tmp_path):
+    build = os.environ.get("MEMTIDE_BUILD", os.path.join(ROOT, "build"))
+    r = subprocess.run(["make", "-s", "-C", ROOT, f"BUILD={build}",
+                        f"SAN={os.environ.get('MEMTIDE_SAN', '')}", "install",
+                        f"DESTDIR={tmp_path}", "PREFIX=/opt/memtide"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    exporter = tmp_path / "opt/memtide/bin/memtide_exporter"
+    assert os.access(exporter, os.X_OK)
+    assert subprocess.run([exporter, "--version"], capture_output=True, timeout=30).returncode == 0
+    assert (tmp_path / "opt/memtide/share/memtide/memtide.example.yml").exists()
