@@ -1,233 +1,37 @@
 #!/usr/bin/env python3
-"""memtide benchmarks: measures, compares with the peer in the same run, writes
-docs/benchmarks.md. Not a test: nothing here passes or fails on a time.
+"""memtide benchmarks: each measures against its peer in the same run; together
+they write docs/benchmarks.md. Not tests: nothing here passes or fails on a time.
 
-Process scrape: with 1,000 extra sleeping processes, memtide_exporter against
-Debian's prometheus-process-exporter (-threads=false), scrapes alternating
-between the two, with PSS off and with PSS on for every group; the floor is
-one raw libproc2 reap of the same fields (bench/reap_floor.c).
+Every module named in SECTIONS has run(build) returning a markdown section.
 """
 import argparse
-import http.client
+import importlib
 import os
 import platform
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-EXTRA_PROCESSES = 1000
-PROCESS_NAMES = 50
-SCRAPES = 100
-WARMUP = 5
-FLOOR_REPS = 50
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            sys.exit(f"bench: timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-class Sleepers:
-    """EXTRA_PROCESSES sleeping processes under PROCESS_NAMES names."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="memtide-bench-")
-        self.procs = []
-        for i in range(EXTRA_PROCESSES):
-            name = os.path.join(self.dir, f"bench-sleep-{i % PROCESS_NAMES:02d}")
-            if not os.path.exists(name):
-                os.symlink(shutil.which("sleep"), name)
-            self.procs.append(subprocess.Popen([name, "3600"]))
-
-    def stop(self):
-        for p in self.procs:
-            p.kill()
-        for p in self.procs:
-            p.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def process_count():
-    return sum(1 for d in os.listdir("/proc") if d.isdigit())
-
-
-class Server:
-    """An exporter process and a kept-alive connection to it."""
-
-    def __init__(self, name, argv, port):
-        self.name = name
-        self.port = port
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._up, 30, f"{name} to answer")
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def _up(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            if self.proc.poll() is not None:
-                sys.exit(f"bench: {self.name} exited with {self.proc.returncode}")
-            return False
-
-    def scrape(self):
-        """One scrape; returns its wall time in seconds."""
-        start = time.perf_counter()
-        self.conn.request("GET", "/metrics")
-        r = self.conn.getresponse()
-        r.read()
-        if r.status != 200:
-            sys.exit(f"bench: {self.name} answered {r.status}")
-        return time.perf_counter() - start
-
-    def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_bytes(self):
-        """VmRSS and its anonymous part (the rest is shared-library and binary pages)."""
-        fields = {}
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "RssAnon"):
-                    fields[key] = int(value.split()[0]) * 1024
-        return fields["VmRSS"], fields["RssAnon"]
-
-    def stop(self):
-        self.conn.close()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def write_file(directory, name, text):
-    path = os.path.join(directory, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def start_pair(build, workdir, pss, pss_max_age):
-    memtide_cfg = write_file(workdir, f"memtide-{pss}-{pss_max_age}.yml",
-                             f"process:\n  pss_max_age: {pss_max_age}\n  groups:\n"
-                             f"    - name: \"{{comm}}\"\n      pss: {'true' if pss else 'false'}\n")
-    pe_cfg = write_file(workdir, "process-exporter.yml",
-                        "process_names:\n  - name: \"{{.Comm}}\"\n    cmdline:\n    - '.+'\n")
-    mport, pport = free_port(), free_port()
-    memtide = Server("memtide", [os.path.join(build, "memtide_exporter"),
-                                 f"--web.listen-address=127.0.0.1:{mport}",
-                                 f"--config.file={memtide_cfg}", "--log.level=warn"], mport)
-    peer = Server("process-exporter", ["prometheus-process-exporter", f"-config.path={pe_cfg}",
-                                       f"-web.listen-address=127.0.0.1:{pport}", "-threads=false",
-                                       f"-gather-smaps={'true' if pss else 'false'}"], pport)
-    return memtide, peer
-
-
-def measure_pair(memtide, peer):
-    """Alternating scrapes; per server: median wall, CPU per scrape, RSS after."""
-    for _ in range(WARMUP):
-        memtide.scrape()
-        peer.scrape()
-    times = {memtide.name: [], peer.name: []}
-    cpu0 = {s.name: s.cpu_seconds() for s in (memtide, peer)}
-    for _ in range(SCRAPES):
-        for s in (memtide, peer):
-            times[s.name].append(s.scrape())
-    return {s.name: {"median": statistics.median(times[s.name]),
-                     "cpu": (s.cpu_seconds() - cpu0[s.name]) / SCRAPES,
-                     "rss": s.rss_bytes()} for s in (memtide, peer)}
-
-
-def floor(build, pss):
-    argv = [os.path.join(build, "bench", "reap_floor")] + (["--pss"] if pss else []) + [str(FLOOR_REPS)]
-    return float(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
-
-
-def process_bench(build):
-    rows = []
-    workdir = tempfile.mkdtemp(prefix="memtide-bench-cfg-")
-    sleepers = Sleepers()
-    try:
-        count = process_count()
-        for label, pss, age in (("PSS off", False, "60s"), ("PSS on, every scrape", True, "0s"),
-                                ("PSS on, cached (pss_max_age 60s)", True, "60s")):
-            memtide, peer = start_pair(build, workdir, pss, age)
-            try:
-                result = measure_pair(memtide, peer)
-            finally:
-                memtide.stop()
-                peer.stop()
-            rows.append((label, floor(build, pss), result))
-    finally:
-        sleepers.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return count, rows
-
-
-def ms(seconds):
-    return f"{seconds * 1000:.1f} ms"
-
-
-def mib(rss):
-    total, anon = rss
-    return f"{total / 1048576:.1f} MiB ({anon / 1048576:.1f} anonymous)"
-
-
-def process_table(count, rows):
-    out = [f"Processes on the machine during the run: {count} "
-           f"({EXTRA_PROCESSES} extra sleepers under {PROCESS_NAMES} names). "
-           f"{SCRAPES} alternating scrapes per exporter after {WARMUP} warm-up scrapes; "
-           "wall time is the client's, over a kept-alive connection.",
-           "",
-           "| mode | floor: one raw reap | memtide median scrape | memtide / floor | "
-           "process-exporter median scrape | process-exporter / memtide | memtide CPU per scrape | "
-           "process-exporter CPU per scrape | memtide RSS | process-exporter RSS |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for label, fl, r in rows:
-        m, p = r["memtide"], r["process-exporter"]
-        out.append(f"| {label} | {ms(fl)} | {ms(m['median'])} | {m['median'] / fl:.2f}x | "
-                   f"{ms(p['median'])} | {p['median'] / m['median']:.1f}x | {ms(m['cpu'])} | "
-                   f"{ms(p['cpu'])} | {mib(m['rss'])} | {mib(p['rss'])} |")
-    return "\n".join(out)
+SECTIONS = ["process_bench"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", required=True, help="the build directory")
     ap.add_argument("--out", required=True, help="the markdown file to write")
+    ap.add_argument("--only", action="append", help="run only this section (repeatable)")
     args = ap.parse_args()
-    count, rows = process_bench(args.build)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     doc = ["# Benchmarks", "",
-           "Written by `make bench` (`bench/run.py`); numbers from one run on this machine: "
+           "Written by `make bench` (`bench/run.py`); figures from one run on this machine: "
            f"{os.cpu_count()} cores, Linux {platform.release()}, "
            f"{time.strftime('%Y-%m-%d', time.gmtime())}. Benchmarks measure; no test asserts a time.",
-           "", "## Process scrape: memtide against process-exporter", "",
-           "Targets: without PSS, a scrape within 1.5x of the raw libproc2 reap and at least 10x "
-           "faster than process-exporter; with PSS for every group, within 1.5x of the raw "
-           "smaps_rollup reap; exporter RSS under 4 MiB after 100 scrapes at 1,000 processes.",
-           "", process_table(count, rows), ""]
+           ""]
+    for name in args.only or SECTIONS:
+        section = importlib.import_module(name).run(args.build)
+        print(section, flush=True)
+        doc.append(section)
     with open(args.out, "w") as f:
         f.write("\n".join(doc))
-    print("\n".join(doc))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@
 #include "collector.h"
 #include "config.h"
 #include "expo.h"
+#include "ident.h"
 #include "proc_cache.h"
 #include "procfs.h"
 #include "scrape_errors.h"
@@ -37,10 +38,10 @@
  * are PIDS_noop, so the positions never move.
  */
 enum field {
-	F_PID, F_COMM, F_STARTED, F_THREADS,
+	F_PID, F_STARTED, F_THREADS,
 	F_VSIZE, F_RSS, F_ANON_OR_SHARED, F_SWAP,
-	F_EXE, F_CMDLINE, F_USER, F_CGROUP,
-	N_FIELDS
+	F_IDENT, /* IDENT_N fields: what matching and naming need */
+	N_FIELDS = F_IDENT + IDENT_N
 };
 
 /* One matched process of the current scrape. */
@@ -80,14 +81,10 @@ static void reap_items(const struct config *cfg, bool swap, enum pids_item *item
 	const enum pids_item status[] = {PIDS_VM_SIZE, PIDS_VM_RSS, PIDS_VM_RSS_ANON, PIDS_VM_SWAP};
 
 	items[F_PID] = PIDS_ID_PID;
-	items[F_COMM] = PIDS_CMD;
 	items[F_STARTED] = PIDS_TICS_BEGAN;
 	items[F_THREADS] = PIDS_NLWP;
 	memcpy(&items[F_VSIZE], swap ? status : statm, sizeof(statm));
-	items[F_EXE] = cfg->needs & CONFIG_NEEDS_EXE ? PIDS_EXE : PIDS_noop;
-	items[F_CMDLINE] = cfg->needs & CONFIG_NEEDS_CMDLINE ? PIDS_CMDLINE : PIDS_noop;
-	items[F_USER] = cfg->needs & CONFIG_NEEDS_USER ? PIDS_ID_EUSER : PIDS_noop;
-	items[F_CGROUP] = cfg->needs & CONFIG_NEEDS_CGROUP ? PIDS_CGROUP : PIDS_noop;
+	ident_items(cfg, &items[F_IDENT]);
 }
 
 /* Without permission libproc2 reads zeros: a live mapped process has Rss. */
@@ -193,14 +190,6 @@ static int follow_swap(struct process_state *s)
 	return 0;
 }
 
-static const char *str_field(struct pids_stack *stack, enum field f)
-{
-	const char *v = stack->head[f].result.str;
-
-	/* libproc2 writes "-" for what it could not read. */
-	return v && strcmp(v, "-") != 0 ? v : NULL;
-}
-
 static double kib(struct pids_stack *st, enum field f)
 {
 	return (double)st->head[f].result.ul_int * 1024.0;
@@ -209,23 +198,11 @@ static double kib(struct pids_stack *st, enum field f)
 /* Matches one reaped process to its group. Returns false when it is not reported. */
 static bool match_process(struct process_state *s, struct pids_stack *st, struct proc_rec *rec)
 {
-	char cgroup[1024] = "/";
-	struct proc_ident id;
 	int m;
 
 	if (st->head[F_VSIZE].result.ul_int == 0)
 		return false; /* a kernel thread or a zombie */
-	if (s->cfg->needs & CONFIG_NEEDS_CGROUP)
-		cgroup_v2_path(str_field(st, F_CGROUP) ? str_field(st, F_CGROUP) : "", cgroup,
-			       sizeof(cgroup));
-	id = (struct proc_ident){
-		.comm = st->head[F_COMM].result.str,
-		.exe = str_field(st, F_EXE),
-		.cmdline = str_field(st, F_CMDLINE),
-		.user = str_field(st, F_USER),
-		.cgroup = cgroup,
-	};
-	m = config_match(s->cfg, &id, rec->group, sizeof(rec->group));
+	m = ident_match(s->cfg, st, F_IDENT, rec->group, sizeof(rec->group));
 	if (m < 0)
 		return false;
 	rec->want_pss = s->cfg->groups[m].pss;

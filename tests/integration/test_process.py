@@ -120,3 +120,16 @@ def test_unprivileged_exporter_skips_and_counts_what_it_may_not_read(exporter_fa
     # Memory of other users' processes is still reported: status and statm are world-readable.
     assert sample_value(text, "memtide_group_resident_bytes", group="memtide-root") > 0
     assert procs.pids
+
+
+def test_groups_named_from_exe_and_cmdline_captures(exporter_factory, processes, tmp_path):
+    procs = processes("memtide-named", count=2)
+    cfg = tmp_path / "memtide.yml"
+    cfg.write_text('process:\n  groups:\n'
+                   '    - name: "{comm}/{exe}/{1}"\n'
+                   '      exe: "python3*"\n'
+                   '      cmdline: "^[^ ]*/(memtide-[a-z]+) -c"\n')
+    e = exporter_factory(f"--config.file={cfg}")
+    exe = os.path.basename(os.readlink(f"/proc/{procs.pids[0]}/exe"))
+    group = f"memtide-named/{exe}/memtide-named"
+    assert sample_value(e.metrics(), "memtide_group_processes", group=group) == 2
