@@ -48,6 +48,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 -include alerts/alerts.mk
+-include agent/agent.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
 	fuzz bench install clean
@@ -114,6 +115,7 @@ test: deps-test
 	$(MAKE) build unit integration
 	$(MAKE) sanitize
 	$(MAKE) fuzz
+	$(if $(AGENT_TEST_TARGETS),$(MAKE) $(AGENT_TEST_TARGETS))
 	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
 
 $(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build

@@ -6,11 +6,15 @@
 
 extern const struct collector process_collector;
 extern const struct collector system_collector;
+extern const struct collector sessdir_collector;
+extern const struct collector tcp_collector;
 extern const struct collector self_collector;
 
 const struct collector *const collectors[] = {
 	&process_collector,
 	&system_collector,
+	&sessdir_collector,
+	&tcp_collector,
 	&self_collector,
 };
 

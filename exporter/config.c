@@ -673,19 +673,272 @@ static int parse_process(struct loader *ld, const char *key, yaml_node_t *value,
 	return parse_mapping(ld, value, key, process_keys, ARRAY_SIZE(process_keys), field);
 }
 
-/*
- * The top level. "sessions" is reserved for the session-directory and TCP
- * collectors' settings; until they exist it is an unknown key like any other,
- * and supporting it is one line here and one handler.
- */
+/* What one sessions.dirs entry says, before it is checked and copied. */
+struct dir_draft {
+	yaml_node_t *pool;
+	yaml_node_t *path;
+	yaml_node_t *match;
+	yaml_node_t *ttl;
+};
+
+/* What sessions.tcp says; ports and method are checked once all keys are read. */
+struct tcp_draft {
+	yaml_node_t *pool;
+	yaml_node_t *ports;
+	yaml_node_t *method;
+};
+
+/* Stores a node of any kind; the caller's builder checks it. */
+static int parse_node(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	(void)ld;
+	(void)key;
+	*(yaml_node_t **)field = value;
+	return 0;
+}
+
+/* A required key that the mapping at `node` lacks. */
+static int missing(struct loader *ld, const yaml_node_t *node, const char *what, const char *key)
+{
+	return fail(ld, node_line(node), "%s: missing required key \"%s\"", what, key);
+}
+
+static const char *scalar(const yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
+/* A pool label must name one series per source: no two directories share one. */
+static int check_pool_unique(struct loader *ld, const struct config *cfg, const yaml_node_t *pool)
+{
+	char q[QUOTE_MAX];
+
+	for (size_t i = 0; i < cfg->n_dirs; i++)
+		if (cfg->dirs[i].pool && !strcmp(cfg->dirs[i].pool, scalar(pool)))
+			return fail(ld, node_line(pool),
+				    "pool: %s is already the pool of the sessions.dirs entry at "
+				    "line %u",
+				    QUOTE(q, pool), cfg->dirs[i].line);
+	return 0;
+}
+
+/* Checks a draft and copies it into d, the next free entry of cfg->dirs. */
+static int build_dir(struct loader *ld, yaml_node_t *node, const struct dir_draft *dr,
+		     struct config *cfg, struct sessdir_config *d)
+{
+	const char *what = "a sessions.dirs entry";
+	char q[QUOTE_MAX];
+	int err;
+
+	if (!dr->pool)
+		return missing(ld, node, what, "pool");
+	if (!dr->path)
+		return missing(ld, node, what, "path");
+	if (!dr->ttl)
+		return missing(ld, node, what, "ttl");
+	if (scalar(dr->path)[0] != '/')
+		return fail(ld, node_line(dr->path), "path: must be absolute, got %s",
+			    QUOTE(q, dr->path));
+	err = parse_duration_value(ld, "ttl", dr->ttl, &d->ttl);
+	if (err)
+		return err;
+	if (!(d->ttl > 0))
+		return fail(ld, node_line(dr->ttl), "ttl: must be more than 0");
+	err = check_pool_unique(ld, cfg, dr->pool);
+	if (err)
+		return err;
+	d->line = (unsigned)node_line(node);
+	d->pool = strdup(scalar(dr->pool));
+	d->path = strdup(scalar(dr->path));
+	d->match = strdup(dr->match ? scalar(dr->match) : "*");
+	if (!d->pool || !d->path || !d->match)
+		return -ENOMEM;
+	return 0;
+}
+
+/* clang-format off */
+static const struct key_handler dir_keys[] = {
+	{"pool", parse_string, offsetof(struct dir_draft, pool)},
+	{"path", parse_string, offsetof(struct dir_draft, path)},
+	{"match", parse_string, offsetof(struct dir_draft, match)},
+	{"ttl", parse_node, offsetof(struct dir_draft, ttl)},
+};
+/* clang-format on */
+
+static int parse_dirs(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	struct config *cfg = field;
+	yaml_node_item_t *items;
+	size_t n;
+
+	if (is_null(value))
+		return 0;
+	if (value->type != YAML_SEQUENCE_NODE)
+		return fail(ld, node_line(value), "%s: expected a list of directories, got %s", key,
+			    node_kind(value));
+	items = value->data.sequence.items.start;
+	n = (size_t)(value->data.sequence.items.top - items);
+	if (!n)
+		return fail(ld, node_line(value),
+			    "%s: empty list (remove the key to watch no directory)", key);
+	cfg->dirs = calloc(n, sizeof(*cfg->dirs));
+	if (!cfg->dirs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = node_at(ld, items[i]);
+		struct dir_draft dr = {0};
+		int err;
+
+		if (!item)
+			return fail(ld, node_line(value), "%s: broken list", key);
+		err = parse_mapping(ld, item, "a sessions.dirs entry", dir_keys,
+				    ARRAY_SIZE(dir_keys), &dr);
+		if (!err)
+			err = build_dir(ld, item, &dr, cfg, &cfg->dirs[i]);
+		cfg->n_dirs = i + 1; /* config_free sees the half-built one */
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* A port: digits only, 1..65535. */
+static bool port_value(const yaml_node_t *node, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (node->type != YAML_SCALAR_NODE || !node->data.scalar.length ||
+	    node->data.scalar.length > 5)
+		return false;
+	for (size_t i = 0; i < node->data.scalar.length; i++) {
+		unsigned char c = node->data.scalar.value[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	if (v < 1 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static int parse_ports(struct loader *ld, yaml_node_t *value, struct tcp_config *tcp)
+{
+	yaml_node_item_t *items;
+	size_t n;
+	char q[QUOTE_MAX];
+
+	if (value->type != YAML_SEQUENCE_NODE)
+		return fail(ld, node_line(value), "ports: expected a list of ports, got %s",
+			    node_kind(value));
+	items = value->data.sequence.items.start;
+	n = (size_t)(value->data.sequence.items.top - items);
+	if (!n)
+		return fail(ld, node_line(value), "ports: empty list");
+	tcp->ports = calloc(n, sizeof(*tcp->ports));
+	if (!tcp->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = node_at(ld, items[i]);
+
+		if (!item)
+			return fail(ld, node_line(value), "ports: broken list");
+		if (item->type != YAML_SCALAR_NODE || !port_value(item, &tcp->ports[i]))
+			return fail(ld, node_line(item), "ports: expected a port 1..65535, got %s",
+				    item->type == YAML_SCALAR_NODE && !is_null(item)
+					? QUOTE(q, item)
+					: node_kind(item));
+		for (size_t j = 0; j < i; j++) {
+			if (tcp->ports[j] != tcp->ports[i])
+				continue;
+			return fail(ld, node_line(item),
+				    "ports: duplicate port %u (first at line %zu)",
+				    (unsigned)tcp->ports[i], node_line(node_at(ld, items[j])));
+		}
+		tcp->n_ports = i + 1;
+	}
+	return 0;
+}
+
+static int parse_method(struct loader *ld, const yaml_node_t *value, enum tcp_method *out)
+{
+	static const char *const names[] = {"auto", "netlink", "procfs"};
+	char q[QUOTE_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (scalar_is(value, names[i])) {
+			*out = (enum tcp_method)i;
+			return 0;
+		}
+	}
+	return fail(ld, node_line(value), "method: expected auto, netlink or procfs, got %s",
+		    QUOTE(q, value));
+}
+
+/* clang-format off */
+static const struct key_handler tcp_keys[] = {
+	{"pool", parse_string, offsetof(struct tcp_draft, pool)},
+	{"ports", parse_node, offsetof(struct tcp_draft, ports)},
+	{"method", parse_string, offsetof(struct tcp_draft, method)},
+};
+/* clang-format on */
+
+_Static_assert(TCP_METHOD_AUTO == 0 && TCP_METHOD_NETLINK == 1 && TCP_METHOD_PROCFS == 2,
+	       "parse_method's table follows enum tcp_method");
+
+static int parse_tcp(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	struct tcp_config *tcp = &((struct config *)field)->tcp;
+	struct tcp_draft dr = {0};
+	int err;
+
+	(void)key;
+	if (is_null(value))
+		return 0;
+	err = parse_mapping(ld, value, "sessions.tcp", tcp_keys, ARRAY_SIZE(tcp_keys), &dr);
+	if (err)
+		return err;
+	if (!dr.pool)
+		return missing(ld, value, "sessions.tcp", "pool");
+	if (!dr.ports)
+		return missing(ld, value, "sessions.tcp", "ports");
+	err = parse_ports(ld, dr.ports, tcp);
+	if (!err && dr.method)
+		err = parse_method(ld, dr.method, &tcp->method);
+	if (err)
+		return err;
+	tcp->pool = strdup(scalar(dr.pool));
+	return tcp->pool ? 0 : -ENOMEM;
+}
+
+/* clang-format off */
+static const struct key_handler sessions_keys[] = {
+	{"dirs", parse_dirs, 0},
+	{"tcp", parse_tcp, 0},
+};
+/* clang-format on */
+
+static int parse_sessions(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	if (is_null(value))
+		return 0;
+	return parse_mapping(ld, value, key, sessions_keys, ARRAY_SIZE(sessions_keys), field);
+}
+
+/* The top level: each key is the settings of one or more collectors. */
 /* clang-format off */
 static const struct key_handler top_keys[] = {
 	{"process", parse_process, 0},
+	{"sessions", parse_sessions, 0},
 };
 /* clang-format on */
 
 _Static_assert(ARRAY_SIZE(group_keys) <= MAPPING_MAX_KEYS, "group_keys");
 _Static_assert(ARRAY_SIZE(process_keys) <= MAPPING_MAX_KEYS, "process_keys");
+_Static_assert(ARRAY_SIZE(dir_keys) <= MAPPING_MAX_KEYS, "dir_keys");
+_Static_assert(ARRAY_SIZE(tcp_keys) <= MAPPING_MAX_KEYS, "tcp_keys");
+_Static_assert(ARRAY_SIZE(sessions_keys) <= MAPPING_MAX_KEYS, "sessions_keys");
 _Static_assert(ARRAY_SIZE(top_keys) <= MAPPING_MAX_KEYS, "top_keys");
 
 /* The matcher used when the file has no process.groups: everything by comm. */
@@ -774,6 +1027,14 @@ void config_free(struct config *cfg)
 		free(m->parts);
 	}
 	free(cfg->groups);
+	for (size_t i = 0; i < cfg->n_dirs; i++) {
+		free(cfg->dirs[i].pool);
+		free(cfg->dirs[i].path);
+		free(cfg->dirs[i].match);
+	}
+	free(cfg->dirs);
+	free(cfg->tcp.pool);
+	free(cfg->tcp.ports);
 	free(cfg->path);
 	free(cfg->procfs);
 	free(cfg->sysfs);

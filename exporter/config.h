@@ -13,6 +13,7 @@
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONFIG_DEFAULT_PSS_MAX_AGE 60.0
 #define CONFIG_GROUP_NAME_MAX 256
@@ -64,14 +65,40 @@ struct group_matcher {
 	unsigned nmatch;         /* regmatch_t slots the name needs: highest {N} + 1, or 0 */
 };
 
+/* One entry of sessions.dirs: a directory holding one file per session. */
+struct sessdir_config {
+	unsigned line; /* where it starts in the file, for messages */
+	char *pool;    /* the pool label; unique among the entries */
+	char *path;    /* absolute */
+	char *match;   /* glob on file names, "*" when not given */
+	double ttl;    /* seconds, > 0 */
+};
+
+/* How the tcp collector reads sockets: netlink, falling back to procfs when
+ * the kernel refuses netlink (auto), or one of them only. */
+enum tcp_method { TCP_METHOD_AUTO, TCP_METHOD_NETLINK, TCP_METHOD_PROCFS };
+
+/* sessions.tcp; pool is NULL when the section is absent. */
+struct tcp_config {
+	char *pool;
+	uint16_t *ports; /* in the file's order, no duplicates */
+	size_t n_ports;
+	enum tcp_method method;
+};
+
 struct config {
 	char *path;                     /* NULL when running without a config file */
 	struct group_matcher *groups;   /* first match wins */
 	size_t n_groups;
 	double pss_max_age;             /* seconds a cached PSS/USS reading may be served */
 	unsigned needs;                 /* enum config_needs */
+	struct sessdir_config *dirs;    /* sessions.dirs */
+	size_t n_dirs;
+	struct tcp_config tcp;          /* sessions.tcp */
 	/* Filesystem roots, from flags rather than the file. */
 	char *procfs;                   /* "/proc" */
+	const char *agent_dir;          /* where libmemtide segments are (--collector.agent.dir);
+					   not owned: set by the caller after loading */
 	char *sysfs;                    /* "/sys" */
 };
 

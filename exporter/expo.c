@@ -578,7 +578,10 @@ static int family_append(struct expo *dst, struct family *to, struct family *fro
 		uncharge(dst, cost);
 		return ret;
 	}
-	memcpy(to->samples + to->nsamples, from->samples, from->nsamples * sizeof(*to->samples));
+	/* An empty family (opened, no samples) may have no array: memcpy wants one. */
+	if (from->nsamples)
+		memcpy(to->samples + to->nsamples, from->samples,
+		       from->nsamples * sizeof(*to->samples));
 	to->nsamples += from->nsamples;
 	to->bytes += cost;
 	dst->nsamples += from->nsamples;

@@ -37,6 +37,7 @@ struct flags {
 	const char *config_file;
 	const char *procfs;
 	const char *sysfs;
+	const char *agent_dir;
 	const char *log_level;
 	const char *log_format;
 	bool once;
@@ -51,6 +52,7 @@ enum {
 	OPT_CONFIG,
 	OPT_PROCFS,
 	OPT_SYSFS,
+	OPT_AGENT_DIR,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_ONCE,
@@ -66,6 +68,7 @@ static const struct option fixed_options[] = {
 	{"config.file", required_argument, NULL, OPT_CONFIG},
 	{"path.procfs", required_argument, NULL, OPT_PROCFS},
 	{"path.sysfs", required_argument, NULL, OPT_SYSFS},
+	{"collector.agent.dir", required_argument, NULL, OPT_AGENT_DIR},
 	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"once", no_argument, NULL, OPT_ONCE},
@@ -99,6 +102,8 @@ static void usage(FILE *to)
 		"                             always reads /proc, so in a container share the\n"
 		"                             host's PID namespace instead of bind-mounting\n"
 		"  --path.sysfs=DIR           sysfs mount, for cgroup memory limits (default /sys)\n"
+		"  --collector.agent.dir=DIR  where libmemtide agents write their segments, as\n"
+		"                             their MEMTIDE_DIR (default /dev/shm)\n"
 		"  --log.level=LEVEL          debug, info, warn or error (default info)\n"
 		"  --log.format=FORMAT        logfmt or json, to stderr (default logfmt)\n"
 		"  --once                     print one scrape (text format) to stdout and exit\n"
@@ -182,6 +187,7 @@ static int apply_option(struct flags *f, int opt, const char *arg)
 	case OPT_CONFIG: f->config_file = arg; return 0;
 	case OPT_PROCFS: f->procfs = arg; return 0;
 	case OPT_SYSFS: f->sysfs = arg; return 0;
+	case OPT_AGENT_DIR: f->agent_dir = arg; return 0;
 	case OPT_LOG_LEVEL: f->log_level = arg; return 0;
 	case OPT_LOG_FORMAT: f->log_format = arg; return 0;
 	case OPT_ONCE: f->once = true; return 0;
@@ -228,10 +234,13 @@ static int load_config(const struct flags *f, struct config **out)
 	int rc;
 
 	if (!f->config_file)
-		return config_default(f->procfs, f->sysfs, out);
-	rc = config_load(f->config_file, f->procfs, f->sysfs, out, err, sizeof(err));
-	if (rc < 0)
+		rc = config_default(f->procfs, f->sysfs, out);
+	else
+		rc = config_load(f->config_file, f->procfs, f->sysfs, out, err, sizeof(err));
+	if (rc < 0 && f->config_file)
 		log_error("invalid config file", "err", err, NULL);
+	if (rc == 0)
+		(*out)->agent_dir = f->agent_dir;
 	return rc;
 }
 
@@ -336,7 +345,8 @@ static void limit_allocator_retention(void)
 int main(int argc, char **argv)
 {
 	struct flags f = {.telemetry_path = "/metrics", .max_requests = 40,
-			  .procfs = "/proc", .sysfs = "/sys", .log_level = "info",
+			  .procfs = "/proc", .sysfs = "/sys", .agent_dir = "/dev/shm",
+			  .log_level = "info",
 			  .log_format = "logfmt"};
 	struct http_server *servers[MAX_LISTEN] = {NULL};
 	struct config *cfg;

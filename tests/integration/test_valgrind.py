@@ -1,5 +1,6 @@
 """valgrind memcheck over 200 scrapes: no leaks, no errors."""
 import signal
+import socket
 
 import pytest
 
@@ -13,19 +14,38 @@ VALGRIND = ("valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=defin
 @pytest.mark.skipif(SANITIZED, reason="valgrind does not run sanitized binaries")
 def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
     processes("memtide-vg", count=2, alloc_mib=4)
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    for i in range(20):
+        (sessions / f"sess_{i}").write_text("x" * i)
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
     cfg = tmp_path / "memtide.yml"
+    # Every collector runs: the session directory, and a port with a connection
+    # on it, read through netlink and through /proc/net/tcp on alternate reloads.
     cfg.write_text('process:\n  pss_max_age: 0s\n  groups:\n'
                    '    - comm: "memtide-vg"\n      pss: true\n'
-                   '    - name: "{comm}"\n')
+                   '    - name: "{comm}"\n'
+                   f'sessions:\n  dirs:\n    - {{pool: vg, path: {sessions}, match: "sess_*", ttl: 24m}}\n'
+                   f'  tcp:\n    pool: vg\n    ports: [{listener.getsockname()[1]}, 1]\n')
     e = exporter_factory(f"--config.file={cfg}", wrapper=VALGRIND, ready_timeout=120)
     variants = ({}, {"Accept": PROMETHEUS_2_ACCEPT}, {"Accept-Encoding": "gzip"},
                 {"Accept": PROMETHEUS_2_ACCEPT, "Accept-Encoding": "gzip"})
     for i in range(200):
         if i == 100:  # a reload in the middle frees one runtime and builds another
+            cfg.write_text(cfg.read_text() + "    method: procfs\n")
             e.signal(signal.SIGHUP)
             wait_for(lambda: "config reloaded" in e.read_log(), timeout=60, what="reload")
         status, _, _ = e.get("/metrics", headers=variants[i % len(variants)], timeout=120)
         assert status == 200
+    text = e.metrics()
+    for collector in ("sessdir", "tcp"):
+        assert f'memtide_scrape_collector_success{{collector="{collector}"}} 1' in text
+    assert 'memtide_sessions_live{source="dir",pool="vg"} 20' in text
+    assert 'memtide_sessions_live{source="tcp",pool="vg"} 1' in text
+    for s in (client, accepted, listener):
+        s.close()
     e.signal(signal.SIGTERM)
     assert e.proc.wait(timeout=120) == 0, e.read_log()
     assert "definitely lost" not in e.read_log()

@@ -233,8 +233,8 @@ static void test_bools_and_aliases(void **state)
 static void test_error_keys(void **state)
 {
 	check_error("process: {}\nfoo: 1\n", 2, "unknown key \"foo\" in the top-level mapping");
-	/* Reserved for the session collectors; not accepted yet. */
-	check_error("sessions:\n  dirs: []\n", 1, "unknown key \"sessions\"");
+	check_error("sessions:\n  files: []\n", 2,
+		    "unknown key \"files\" in sessions (expected one of: dirs, tcp)");
 	check_error(
 	    "process:\n  pss_max_agee: 60s\n", 2,
 	    "unknown key \"pss_max_agee\" in process (expected one of: pss_max_age, groups)");
@@ -703,6 +703,142 @@ static void test_durations(void **state)
 	assert_int_equal(config_parse_duration(huge, &v), -EINVAL);
 }
 
+static void test_sessions(void **state)
+{
+	struct config *cfg = load_ok("sessions:\n"
+				     "  dirs:\n"
+				     "    - pool: php\n"
+				     "      path: /var/lib/php/sessions\n"
+				     "      match: \"sess_*\"\n"
+				     "      ttl: 24m\n"
+				     "    - {pool: app, path: /srv/app/sessions, ttl: 1.5h}\n"
+				     "  tcp:\n"
+				     "    pool: web\n"
+				     "    ports: [443, 80, 65535, 1]\n"
+				     "    method: procfs\n");
+
+	assert_int_equal(cfg->n_dirs, 2);
+	assert_int_equal(cfg->dirs[0].line, 3);
+	assert_string_equal(cfg->dirs[0].pool, "php");
+	assert_string_equal(cfg->dirs[0].path, "/var/lib/php/sessions");
+	assert_string_equal(cfg->dirs[0].match, "sess_*");
+	assert_true(cfg->dirs[0].ttl == 1440.0);
+	assert_int_equal(cfg->dirs[1].line, 7);
+	assert_string_equal(cfg->dirs[1].match, "*");
+	assert_true(cfg->dirs[1].ttl == 5400.0);
+	assert_string_equal(cfg->tcp.pool, "web");
+	assert_int_equal(cfg->tcp.n_ports, 4);
+	assert_int_equal(cfg->tcp.ports[0], 443);
+	assert_int_equal(cfg->tcp.ports[1], 80);
+	assert_int_equal(cfg->tcp.ports[2], 65535);
+	assert_int_equal(cfg->tcp.ports[3], 1);
+	assert_int_equal(cfg->tcp.method, TCP_METHOD_PROCFS);
+	/* The process groups keep their default. */
+	assert_int_equal(cfg->n_groups, 1);
+	config_free(cfg);
+
+	cfg = load_ok("sessions:\n  tcp: {pool: web, ports: [8080], method: netlink}\n");
+	assert_int_equal(cfg->n_dirs, 0);
+	assert_int_equal(cfg->tcp.method, TCP_METHOD_NETLINK);
+	config_free(cfg);
+	cfg = load_ok("sessions:\n  tcp: {pool: web, ports: [\"8080\"]}\n");
+	assert_int_equal(cfg->tcp.ports[0], 8080);
+	assert_int_equal(cfg->tcp.method, TCP_METHOD_AUTO);
+	config_free(cfg);
+}
+
+static void test_sessions_absent(void **state)
+{
+	static const char *const texts[] = {
+	    "process: {}\n",
+	    "sessions:\n",
+	    "sessions: {}\n",
+	    "sessions:\n  dirs:\n  tcp:\n",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		struct config *cfg = load_ok(texts[i]);
+
+		assert_int_equal(cfg->n_dirs, 0);
+		assert_null(cfg->dirs);
+		assert_null(cfg->tcp.pool);
+		assert_int_equal(cfg->tcp.n_ports, 0);
+		config_free(cfg);
+	}
+}
+
+static void test_error_sessions(void **state)
+{
+	check_error("sessions: [a]\n", 1, "sessions: expected a mapping, got a list");
+	check_error("sessions:\n  dirs: /tmp\n", 2,
+		    "dirs: expected a list of directories, got a scalar");
+	check_error("sessions:\n  dirs: []\n", 2, "dirs: empty list");
+	check_error("sessions:\n  dirs:\n    - /tmp\n", 3,
+		    "a sessions.dirs entry: expected a mapping, got a scalar");
+	check_error("sessions:\n  dirs:\n    - {pool: a, path: /tmp, ttl: 1m, glob: x}\n", 3,
+		    "unknown key \"glob\" in a sessions.dirs entry (expected one of: pool, path, "
+		    "match, ttl)");
+	check_error("sessions:\n  dirs:\n    - path: /tmp\n      ttl: 1m\n", 3,
+		    "a sessions.dirs entry: missing required key \"pool\"");
+	check_error("sessions:\n  dirs:\n    - pool: a\n      ttl: 1m\n", 3,
+		    "a sessions.dirs entry: missing required key \"path\"");
+	check_error("sessions:\n  dirs:\n    - pool: a\n      path: /tmp\n", 3,
+		    "a sessions.dirs entry: missing required key \"ttl\"");
+	check_error("sessions:\n  dirs:\n    - pool: a\n      path: tmp/s\n      ttl: 1m\n", 4,
+		    "path: must be absolute, got \"tmp/s\"");
+	check_error("sessions:\n  dirs:\n    - pool: \"\"\n      path: /tmp\n      ttl: 1m\n", 3,
+		    "pool: must not be empty");
+	check_error("sessions:\n  dirs:\n    - pool: a\n      path: /tmp\n      match: [x]\n"
+		    "      ttl: 1m\n",
+		    5, "match: expected a string, got a list");
+	check_error("sessions:\n  dirs:\n    - pool: a\n      path: /tmp\n      ttl: -1m\n", 5,
+		    "ttl: invalid duration \"-1m\"");
+	check_error("sessions:\n  dirs:\n    - pool: a\n      path: /tmp\n      ttl: 0\n", 5,
+		    "ttl: must be more than 0");
+	check_error("sessions:\n  dirs:\n    - pool: a\n      path: /tmp\n      ttl:\n", 5,
+		    "ttl: expected a duration, got nothing");
+	check_error("sessions:\n  dirs:\n    - {pool: a, path: /tmp, ttl: 1m}\n"
+		    "    - {pool: b, path: /tmp, ttl: 1m}\n    - {pool: a, path: /var, ttl: 1m}\n",
+		    5, "pool: \"a\" is already the pool of the sessions.dirs entry at line 3");
+	check_error("sessions:\n  dirs:\n    - {pool: a, pool: b, path: /tmp, ttl: 1m}\n", 3,
+		    "duplicate key \"pool\" in a sessions.dirs entry");
+}
+
+static void test_error_tcp(void **state)
+{
+	check_error("sessions:\n  tcp: [80]\n", 2, "sessions.tcp: expected a mapping, got a list");
+	check_error("sessions:\n  tcp:\n    ports: [80]\n", 3,
+		    "sessions.tcp: missing required key \"pool\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n", 3,
+		    "sessions.tcp: missing required key \"ports\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: 80\n", 4,
+		    "ports: expected a list of ports, got a scalar");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: []\n", 4, "ports: empty list");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports:\n      - 80\n      - 65536\n", 6,
+		    "ports: expected a port 1..65535, got \"65536\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [0]\n", 4,
+		    "ports: expected a port 1..65535, got \"0\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [-1]\n", 4,
+		    "ports: expected a port 1..65535, got \"-1\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [0x50]\n", 4,
+		    "ports: expected a port 1..65535, got \"0x50\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [123456789012]\n", 4,
+		    "ports: expected a port 1..65535, got \"123456789012\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [[80]]\n", 4,
+		    "ports: expected a port 1..65535, got a list");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [80, ~]\n", 4,
+		    "ports: expected a port 1..65535, got nothing");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports:\n      - 80\n      - 443\n"
+		    "      - 80\n",
+		    7, "ports: duplicate port 80 (first at line 5)");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [80]\n    method: raw\n", 5,
+		    "method: expected auto, netlink or procfs, got \"raw\"");
+	check_error("sessions:\n  tcp:\n    pool: web\n    ports: [80]\n    port: 81\n", 5,
+		    "unknown key \"port\" in sessions.tcp (expected one of: pool, ports, method)");
+	check_error("sessions:\n  tcp:\n    pool: [web]\n    ports: [80]\n", 3,
+		    "pool: expected a string, got a list");
+}
+
 int main(void)
 {
 	/* clang-format off */
@@ -727,6 +863,10 @@ int main(void)
 		cmocka_unit_test(test_match_null_fields),
 		cmocka_unit_test(test_match_cut),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sessions),
+		cmocka_unit_test(test_sessions_absent),
+		cmocka_unit_test(test_error_sessions),
+		cmocka_unit_test(test_error_tcp),
 	};
 	/* clang-format on */
 

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Collector "sessdir": sessions kept as one file per session (PHP and many
+ * frameworks), counted from the files of the directories in sessions.dirs.
+ *
+ * Each scrape lists a directory with getdents64 into one large buffer and
+ * stats the matching regular files with fstatat(AT_SYMLINK_NOFOLLOW) relative
+ * to the directory's fd: no path is resolved twice, no symlink is followed,
+ * no subdirectory is entered and no file is opened, so a hostile directory
+ * can cost a scan but never redirect one. The kernel's d_type lets most
+ * entries that are not regular files go without a stat.
+ *
+ * A session's age is now minus its file's mtime (PHP touches the file on
+ * every request that uses the session).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "config.h"
+#include "expo.h"
+#include "log.h"
+#include "scrape_errors.h"
+#include "sessions.h"
+
+#define NAME "sessdir"
+/* About 18,000 entries of PHP's file names per getdents64 call. */
+#define DENTS_BUF_BYTES (1u << 20)
+
+/* The kernel's record, which glibc's headers do not declare for the raw syscall. */
+struct dent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+struct sessdir_state {
+	pthread_mutex_t lock; /* the buffer */
+	const struct config *cfg;
+	char *buf; /* DENTS_BUF_BYTES, only when directories are configured */
+};
+
+/* One directory's scan. */
+struct dir_scan {
+	const struct sessdir_config *dir;
+	struct timespec now; /* CLOCK_REALTIME, as mtimes are */
+	double live, bytes, oldest_age;
+	double older_than[SESSIONS_AGE_BUCKETS];
+};
+
+static int sessdir_init(void **state, const struct config *cfg)
+{
+	struct sessdir_state *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	if (cfg->n_dirs) {
+		s->buf = malloc(DENTS_BUF_BYTES);
+		if (!s->buf) {
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	*state = s;
+	return 0;
+}
+
+static void sessdir_release(void *state)
+{
+	struct sessdir_state *s = state;
+
+	pthread_mutex_destroy(&s->lock);
+	free(s->buf);
+	free(s);
+}
+
+static void count_file(struct dir_scan *sc, const struct stat *st)
+{
+	double age = (double)(sc->now.tv_sec - st->st_mtim.tv_sec) +
+		     (double)(sc->now.tv_nsec - st->st_mtim.tv_nsec) / 1e9;
+
+	/* A clock stepped back, or a file touched with a future time: age 0. */
+	if (age < 0)
+		age = 0;
+	sc->live++;
+	sc->bytes += (double)st->st_size;
+	if (age > sc->oldest_age)
+		sc->oldest_age = age;
+	for (size_t b = 0; b < SESSIONS_AGE_BUCKETS && age > sessions_age_buckets[b]; b++)
+		sc->older_than[b]++;
+}
+
+/*
+ * Counts one directory entry. A file that vanished between the listing and
+ * the stat is a session that just ended: skipped and counted, not an error.
+ * Any other stat failure (a directory we may list but not search) would
+ * make every count wrong, so it fails the directory.
+ */
+static int scan_entry(struct dir_scan *sc, int dfd, const struct dent64 *d)
+{
+	const char *name = d->d_name;
+	struct stat st;
+
+	if (d->d_type != DT_UNKNOWN && d->d_type != DT_REG)
+		return 0;
+	if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+		return 0;
+	if (fnmatch(sc->dir->match, name, FNM_PERIOD))
+		return 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+		if (errno == ENOENT) {
+			scrape_errors_inc(NAME, "vanished");
+			return 0;
+		}
+		return -errno;
+	}
+	/* d_type was DT_UNKNOWN, or the name now belongs to something else. */
+	if (S_ISREG(st.st_mode))
+		count_file(sc, &st);
+	return 0;
+}
+
+/* Lists and counts the directory open at dfd. */
+static int scan_fd(struct dir_scan *sc, int dfd, char *buf)
+{
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, DENTS_BUF_BYTES);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		for (long off = 0; off < n;) {
+			const struct dent64 *d = (const struct dent64 *)(buf + off);
+			int err = scan_entry(sc, dfd, d);
+
+			if (err)
+				return err;
+			off += d->d_reclen;
+		}
+	}
+}
+
+static void log_dir_failure(const struct sessdir_config *dir, int err)
+{
+	char why[96];
+
+	if (err == -ELOOP || err == -ENOTDIR)
+		snprintf(why, sizeof(why), "%s (symlinks are not followed)", strerror(-err));
+	else
+		snprintf(why, sizeof(why), "%s", strerror(-err));
+	log_warn("cannot scan session directory", "pool", dir->pool, "path", dir->path, "err", why,
+		 NULL);
+}
+
+static int scan_dir(struct dir_scan *sc, char *buf)
+{
+	int dfd, err;
+
+	/* O_NOFOLLOW: the configured path itself must not be a symlink either. */
+	dfd = open(sc->dir->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		err = -errno;
+	} else {
+		clock_gettime(CLOCK_REALTIME, &sc->now);
+		err = scan_fd(sc, dfd, buf);
+		close(dfd);
+	}
+	if (err) {
+		scrape_errors_inc(NAME, "dir_unreadable");
+		log_dir_failure(sc->dir, err);
+	}
+	return err;
+}
+
+static int write_dir(struct expo *out, const struct dir_scan *sc)
+{
+	static const char *const names[] = {"source", "pool"};
+	const char *values[] = {"dir", sc->dir->pool};
+	struct sessions_pool p = {
+		.live = sc->live,
+		.ttl = sc->dir->ttl,
+		.oldest_age = sc->oldest_age,
+		.bytes = sc->bytes,
+		.older_than = sc->older_than,
+	};
+
+	return sessions_write_pool(out, &p, 2, names, values);
+}
+
+/*
+ * Scans every directory, also after one failed, so that each bad directory
+ * is logged; the first failure fails the collector (and so this scrape's
+ * series of every pool, as for any failed collector).
+ */
+static int sessdir_collect(void *state, struct expo *out, const struct timespec *deadline)
+{
+	struct sessdir_state *s = state;
+	int err, first = 0;
+
+	if (!s->cfg->n_dirs)
+		return 0;
+	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
+	if (err)
+		return -err;
+	for (size_t i = 0; i < s->cfg->n_dirs; i++) {
+		struct dir_scan sc = {.dir = &s->cfg->dirs[i]};
+
+		err = scan_dir(&sc, s->buf);
+		if (!err && !first)
+			err = write_dir(out, &sc);
+		if (err && !first)
+			first = err;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return first;
+}
+
+const struct collector sessdir_collector = {
+	.name = NAME,
+	.help = "sessions kept as files: counts and ages (sessions.dirs)",
+	.enabled_by_default = true,
+	.init = sessdir_init,
+	.collect = sessdir_collect,
+	.release = sessdir_release,
+};
