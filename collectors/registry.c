@@ -9,6 +9,7 @@ extern const struct collector system_collector;
 extern const struct collector sessdir_collector;
 extern const struct collector tcp_collector;
 extern const struct collector self_collector;
+extern const struct collector agent_collector;
 
 const struct collector *const collectors[] = {
 	&process_collector,
@@ -16,6 +17,7 @@ const struct collector *const collectors[] = {
 	&sessdir_collector,
 	&tcp_collector,
 	&self_collector,
+	&agent_collector,
 };
 
 const size_t collectors_count = sizeof(collectors) / sizeof(collectors[0]);

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Test helper: read this process's own libmemtide segment through the
+ * validating reader, without allocating (the test programs count their own
+ * allocations exactly, so the helper must not make any).
+ */
+#ifndef MEMTIDE_TEST_SELFREAD_H
+#define MEMTIDE_TEST_SELFREAD_H
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../agent/segment_read.h"
+
+/* The path of pid's segment in buf. */
+static inline void segment_path(char *buf, size_t len, pid_t pid)
+{
+	const char *dir = getenv("MEMTIDE_DIR");
+	char num[24];
+	int i = 0;
+	size_t n;
+
+	if (!dir || !*dir)
+		dir = "/dev/shm";
+	n = strlen(dir);
+	if (n + 40 > len)
+		n = 0;
+	memcpy(buf, dir, n);
+	buf[n++] = '/';
+	memcpy(buf + n, MEMTIDE_SEG_PREFIX, sizeof(MEMTIDE_SEG_PREFIX));
+	n += sizeof(MEMTIDE_SEG_PREFIX) - 1;
+	do {
+		num[i++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid);
+	while (i)
+		buf[n++] = num[--i];
+	buf[n] = '\0';
+}
+
+/* 0, or -1 when there is no readable segment, or the reader's error. */
+static inline int self_snapshot(struct memtide_seg_snapshot *out)
+{
+	static void *map;
+	struct timespec now;
+	char path[512];
+	int fd;
+
+	/* Map once: the file of this process never moves (a fork child maps its
+	 * own file at the same address, but this helper maps it separately). */
+	segment_path(path, sizeof(path), getpid());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	map = mmap(NULL, MEMTIDE_SEG_TOTAL_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -1;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	fd = memtide_segment_read(map, MEMTIDE_SEG_TOTAL_SIZE, (uint64_t)now.tv_sec, 100, out);
+	munmap(map, MEMTIDE_SEG_TOTAL_SIZE);
+	return fd;
+}
+
+/* printf-free output: write(2) a string and a number. */
+static inline void say(const char *key, unsigned long long v)
+{
+	char buf[128], num[24];
+	size_t n = strlen(key);
+	int i = 0;
+
+	if (n > 90)
+		n = 90;
+	memcpy(buf, key, n);
+	buf[n++] = '=';
+	do {
+		num[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (i)
+		buf[n++] = num[--i];
+	buf[n++] = '\n';
+	if (write(STDOUT_FILENO, buf, n) < 0)
+		_exit(99);
+}
+
+/* Block until stdin reaches end of file (the test closes it). */
+static inline void wait_stdin_eof(void)
+{
+	char c;
+
+	while (read(STDIN_FILENO, &c, 1) > 0)
+		;
+}
+
+#endif
