@@ -17,6 +17,8 @@
 struct config;
 struct expo;
 
+#define COLLECTOR_PARTIAL 1
+
 struct collector {
 	const char *name; /* "process", "system", "self", ... */
 	const char *help; /* one line for --help and the landing page */
@@ -27,8 +29,10 @@ struct collector {
 	 * Called once per scrape. `deadline` (CLOCK_MONOTONIC) is when the scrape
 	 * answers with or without this collector: take locks with
 	 * pthread_mutex_clocklock(lock, CLOCK_MONOTONIC, deadline), so that a
-	 * scrape stuck behind a stalled one gives up in time. Returns 0 or a
-	 * negative errno; what was written to `out` before a failure is discarded.
+	 * scrape stuck behind a stalled one gives up in time. Returns 0, a
+	 * negative errno (what was written to `out` is discarded), or
+	 * COLLECTOR_PARTIAL: some of its sources failed, what it wrote about the
+	 * others is published, and its success for the scrape is 0.
 	 */
 	int (*collect)(void *state, struct expo *out, const struct timespec *deadline);
 	void (*release)(void *state);

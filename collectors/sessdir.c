@@ -208,27 +208,28 @@ static int write_dir(struct expo *out, const struct dir_scan *sc)
  * is logged; the first failure fails the collector (and so this scrape's
  * series of every pool, as for any failed collector).
  */
+/* A directory that cannot be scanned fails the collector, not the other pools. */
 static int sessdir_collect(void *state, struct expo *out, const struct timespec *deadline)
 {
 	struct sessdir_state *s = state;
-	int err, first = 0;
+	bool failed = false;
+	int err;
 
 	if (!s->cfg->n_dirs)
 		return 0;
 	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
 	if (err)
 		return -err;
-	for (size_t i = 0; i < s->cfg->n_dirs; i++) {
+	for (size_t i = 0; i < s->cfg->n_dirs && !err; i++) {
 		struct dir_scan sc = {.dir = &s->cfg->dirs[i]};
 
-		err = scan_dir(&sc, s->buf);
-		if (!err && !first)
+		if (scan_dir(&sc, s->buf) < 0)
+			failed = true;
+		else
 			err = write_dir(out, &sc);
-		if (err && !first)
-			first = err;
 	}
 	pthread_mutex_unlock(&s->lock);
-	return first;
+	return err ? err : failed ? COLLECTOR_PARTIAL : 0;
 }
 
 const struct collector sessdir_collector = {

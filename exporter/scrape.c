@@ -191,7 +191,7 @@ static int harvest(struct job *job, struct expo *out, bool *ok, double *seconds,
 		}
 		if (s->status != SLOT_DONE)
 			continue;
-		if (s->err != 0) {
+		if (s->err < 0) {
 			snprintf(why, sizeof(why), "%s", strerror(-s->err));
 			log_warn("collector failed", "collector", collectors[i]->name, "err", why,
 				 NULL);

@@ -113,7 +113,7 @@ def test_empty_directory_publishes_zeros(exporter_factory, tmp_path):
     assert reported(text, "idle") == (0, 0, 0, [0] * len(BUCKETS))
 
 
-def test_unreadable_directory_fails_the_collector_and_says_why(exporter_factory, tmp_path):
+def test_unreadable_directory_fails_the_collector_but_not_the_other_pools(exporter_factory, tmp_path):
     good = tmp_path / "good"
     good.mkdir()
     missing = tmp_path / "missing"
@@ -133,6 +133,8 @@ def test_unreadable_directory_fails_the_collector_and_says_why(exporter_factory,
     log = e.read_log()
     assert f"path={missing}" in log and "No such file or directory" in log
     assert f"path={link}" in log and "symlinks are not followed" in log
+    assert sample_value(text, "memtide_sessions_live", source="dir", pool="good") == 0
+    assert sample_value(text, "memtide_sessions_live", source="dir", pool="gone") is None
     # Once the directories are right, the collector recovers without a restart.
     os.unlink(link)
     link.mkdir()
