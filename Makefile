@@ -122,7 +122,7 @@ $(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
-bench: deps-bench build $(BUILD)/bench/reap_floor
+bench: deps-bench build $(BUILD)/bench/reap_floor $(BUILD)/bench/malloc_bench
 	$(PYTHON) bench/run.py --build $(abspath $(BUILD)) --out docs/benchmarks.md
 
 install: build

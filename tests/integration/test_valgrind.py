@@ -5,6 +5,7 @@ import socket
 import pytest
 
 from conftest import SANITIZED, wait_for
+from test_agent_collector import Program, program
 from test_http import PROMETHEUS_2_ACCEPT
 
 VALGRIND = ("valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=definite",
@@ -29,7 +30,17 @@ def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
                    '    - name: "{comm}"\n'
                    f'sessions:\n  dirs:\n    - {{pool: vg, path: {sessions}, match: "sess_*", ttl: 24m}}\n'
                    f'  tcp:\n    pool: vg\n    ports: [{listener.getsockname()[1]}, 1]\n')
-    e = exporter_factory(f"--config.file={cfg}", wrapper=VALGRIND, ready_timeout=120)
+    # And the agent's: a preloaded program holding blocks, one that exits
+    # half-way (its counters are retired), and session pools of a linked one.
+    agent_dir = tmp_path / "shm"
+    agent_dir.mkdir()
+    holder = Program([program("hold_blocks"), "200"], str(agent_dir))
+    leaver = Program([program("hold_blocks"), "50"], str(agent_dir))
+    sessions_app = Program([program("sessions")], str(agent_dir), preload=False, until=None)
+    sessions_app.proc.stdin.write("open 30\nclose 10\n")
+    sessions_app.proc.stdin.flush()
+    e = exporter_factory(f"--config.file={cfg}", f"--collector.agent.dir={agent_dir}",
+                         wrapper=VALGRIND, ready_timeout=120)
     variants = ({}, {"Accept": PROMETHEUS_2_ACCEPT}, {"Accept-Encoding": "gzip"},
                 {"Accept": PROMETHEUS_2_ACCEPT, "Accept-Encoding": "gzip"})
     for i in range(200):
@@ -37,13 +48,18 @@ def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
             cfg.write_text(cfg.read_text() + "    method: procfs\n")
             e.signal(signal.SIGHUP)
             wait_for(lambda: "config reloaded" in e.read_log(), timeout=60, what="reload")
+            assert leaver.finish()[0] == 0
         status, _, _ = e.get("/metrics", headers=variants[i % len(variants)], timeout=120)
         assert status == 200
     text = e.metrics()
-    for collector in ("sessdir", "tcp"):
+    for collector in ("sessdir", "tcp", "agent"):
         assert f'memtide_scrape_collector_success{{collector="{collector}"}} 1' in text
     assert 'memtide_sessions_live{source="dir",pool="vg"} 20' in text
     assert 'memtide_sessions_live{source="tcp",pool="vg"} 1' in text
+    assert 'memtide_sessions_live{source="agent",group="sessions",pool="web"} 20' in text
+    assert 'memtide_agent_processes{group="hold_blocks"} 1' in text
+    for p in (holder, sessions_app):
+        assert p.finish()[0] == 0
     for s in (client, accepted, listener):
         s.close()
     e.signal(signal.SIGTERM)
