@@ -115,8 +115,11 @@ def test_unprivileged_exporter_skips_and_counts_what_it_may_not_read(exporter_fa
     e = exporter_factory(wrapper=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
     text = e.metrics()
     assert sample_value(text, "memtide_scrape_collector_success", collector="process") == 1
-    assert sample_value(text, "memtide_scrape_errors_total", collector="process",
-                        reason="fd_permission") >= 1
+    # Linux 6.2+ tells anyone the fd count of a process through stat(2) of its fd
+    # directory; older kernels refuse, and the exporter counts what it skipped.
+    skipped = sample_value(text, "memtide_scrape_errors_total", collector="process",
+                           reason="fd_permission") or 0
+    assert skipped >= 1 or sample_value(text, "memtide_group_open_fds", group="memtide-root") >= 3
     # Memory of other users' processes is still reported: status and statm are world-readable.
     assert sample_value(text, "memtide_group_resident_bytes", group="memtide-root") > 0
     assert procs.pids
