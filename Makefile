@@ -19,7 +19,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
-	python3-prometheus-client valgrind jsonnet clang libclang-rt-14-dev procps iproute2
+	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2
 BENCH_PACKAGES := prometheus-process-exporter
 
 PKGS := libmicrohttpd libproc2 yaml-0.1 zlib

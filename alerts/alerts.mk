@@ -1,0 +1,28 @@
+# memtide alerting rules: included by the top Makefile (-include alerts/alerts.mk).
+#
+#   make alerts-generate   regenerate the rule files from alerts/*.libsonnet
+#   make alerts-test       generated files up to date, promtool check + test,
+#                          amtool check-config, rules load into a real
+#                          Prometheus, scoreboard smoke (1 seed; ALERTS_SMOKE=0 skips)
+#   make alerts-score      full corpus scoreboard, written into docs/leak-detection.md
+
+ALERTS_TEST_TARGETS := alerts-test
+ALERTS_PYTHON ?= /usr/bin/python3
+ALERTS_SEEDS ?= 5
+ALERTS_SMOKE ?= 1
+# python3-yaml: the scorer reads the rule files. The rest is in TEST_PACKAGES too.
+ALERTS_PACKAGES := prometheus prometheus-alertmanager jsonnet python3 python3-yaml
+
+.PHONY: alerts-generate alerts-test alerts-score alerts-deps
+
+alerts-deps:
+	@if [ -x scripts/ensure-packages ]; then scripts/ensure-packages $(ALERTS_PACKAGES); fi
+
+alerts-generate: alerts-deps
+	@alerts/generate.sh alerts
+
+alerts-test: alerts-deps
+	@ALERTS_SMOKE=$(ALERTS_SMOKE) PYTHON=$(ALERTS_PYTHON) alerts/run-tests.sh
+
+alerts-score: alerts-deps
+	$(ALERTS_PYTHON) alerts/corpus/score.py --seeds $(ALERTS_SEEDS) --write-doc docs/leak-detection.md

@@ -1,0 +1,9 @@
+#!/bin/sh
+# Generate the rule files from the jsonnet source into directory $1.
+set -eu
+src=$(dirname "$0")
+out=${1:?usage: generate.sh OUTDIR}
+jsonnet -S -J "$src" --ext-code timeScale=1 "$src/rules.jsonnet" > "$out/memtide.rules.yml.tmp"
+jsonnet -S -J "$src" --ext-code timeScale=60 "$src/rules.jsonnet" > "$out/memtide-demo.rules.yml.tmp"
+mv "$out/memtide.rules.yml.tmp" "$out/memtide.rules.yml"
+mv "$out/memtide-demo.rules.yml.tmp" "$out/memtide-demo.rules.yml"

@@ -1,0 +1,611 @@
+// memtide recording and alerting rules, mixin style.
+//
+//   prometheusRules:  recording rules (floors, segment growth, conditions, fleet)
+//   prometheusAlerts: the alerts
+//
+// Every expression is built from $._config (config.libsonnet). The two files in
+// this directory that Prometheus loads are generated from here by
+// `make alerts-generate`: memtide.rules.yml (timeScale 1) and
+// memtide-demo.rules.yml (timeScale 60). Read docs/leak-detection.md for why
+// the expressions look the way they do.
+(import 'config.libsonnet') + {
+  local c = $._config,
+
+  // A duration in seconds of production time, scaled and in PromQL notation.
+  local dur(seconds) =
+    local v = std.max(1, std.floor(seconds / c.timeScale + 0.5));
+    if v % 86400 == 0 then '%dd' % (v / 86400)
+    else if v % 3600 == 0 then '%dh' % (v / 3600)
+    else if v % 60 == 0 then '%dm' % (v / 60)
+    else '%ds' % v,
+  local secs(seconds) = std.max(1, std.floor(seconds / c.timeScale + 0.5)),
+  local off(seconds) = if seconds == 0 then '' else ' offset ' + dur(seconds),
+  // The smallest of instant vectors with the same labels.
+  local minOf(xs) = std.foldl(function(a, b) '((%s <= %s) or %s)' % [a, b, b], xs[1:], xs[0]),
+
+  local sel = c.selector,
+  local by = std.join(', ', c.groupLabels),
+  local poolBy = std.join(', ', c.poolLabels),
+  local onG = 'on(%s)' % by,
+  local onP = 'on(%s)' % poolBy,
+  local limit = 'memtide_group_memory_limit_bytes{%s}' % sel,
+  local day = 86400,
+  local seg = c.trendSegment,
+  local trendWindow = c.trendSegment * c.trendSegments,
+  local offsets = [i * seg for i in std.range(0, c.trendSegments - 1)],
+  local oldest = offsets[std.length(offsets) - 1],
+
+  // Template fragments for annotations: the group's selector, and a query
+  // that prints the first value of an expression through a humanizer.
+  local gsel = '{{ $gsel := printf `instance="%s",job="%s",group="%s"` $labels.instance $labels.job $labels.group }}',
+  local q(expr, fn) =
+    local n = std.length(std.findSubstr('%s', expr));
+    '{{ with printf `%s`%s | query }}{{ . | first | value | %s }}%s{{ else }}unknown{{ end }}' % [
+      expr,
+      std.join('', [' $gsel' for _ in std.range(1, n)]),
+      fn,
+      if fn == 'humanize1024' then 'B' else '',
+    ],
+  local runbook(anchor) = '%s#%s' % [c.runbookBase, anchor],
+
+  // The group's oldest process is at least `age` old (or its start time is
+  // not exported: then the balance test alone guards against warm-ups).
+  local oldEnough(age) =
+    '(\n  (time() - memtide_group_oldest_start_time_seconds{%s} >= %d)\n  or %s\n  (%s unless %s memtide_group_oldest_start_time_seconds{%s})\n)' % [
+      sel, secs(age), onG, limit, onG, sel,
+    ],
+
+  // Each segment of the trend window grew by at least `thr` (a vector
+  // expression over the group labels), and by at least leakSegmentBalance
+  // times any other segment: growth that goes on, not a step, a warm-up or a
+  // cache that fills and stops.
+  // `growthAt(k)` is the growth of the segment that ended k seconds ago.
+  local segmentsGrow(growthAt, thr) =
+    std.join('\n  and %s\n' % onG, [
+      '(%s >= %s %s)' % [growthAt(o), onG, thr]
+      for o in offsets
+    ] + [
+      '(%s >= %s %g * %s)' % [growthAt(a), onG, c.leakSegmentBalance, growthAt(b)]
+      for a in offsets
+      for b in offsets
+      if a != b
+    ]),
+
+  // Growth that does not stop, judged against the same hours yesterday when a
+  // day of history exists, and with a stricter threshold when it does not.
+  //   G: the recorded per-segment growth of floor F.
+  //   thr(ratioPerHour): the per-segment threshold vector.
+  local sustainedGrowth(F, G, thr) =
+    local raw(k) = '%s%s' % [G, off(k)];
+    local seasonal(k) = '(%s%s - %s%s)' % [G, off(k), G, off(k + day)];
+    local low = thr(c.leakMinGrowthRatioPerHourSeasonal);
+    local high = thr(c.leakMinGrowthRatioPerHourNoHistory);
+    |||
+      (
+        # with a day of history: growth beyond the same hours yesterday
+        (
+      %(seasonal)s
+        )
+        or
+        (
+          # the leak is older than a day: the no-history bound, and above yesterday
+      %(rawHigh)s
+          and %(onG)s
+          (%(F)s - %(F)s offset %(day)s >= %(onG)s %(above)g * %(low)s)
+          # yesterday's floor is the same process's, not its warm-up
+          and %(onG)s
+          %(oldDay)s
+        )
+      )
+      or
+      (
+        # no history yet: a stricter bound, above plausible daily swings
+        (
+      %(rawHigh)s
+        )
+        unless %(onG)s
+        %(G)s offset %(day)s
+      )
+    ||| % {
+      seasonal: segmentsGrow(seasonal, low),
+      rawHigh: segmentsGrow(raw, high),
+      F: F,
+      G: G,
+      onG: onG,
+      day: dur(day),
+      low: low,
+      above: c.leakMinAboveYesterdaySegments,
+      oldDay: oldEnough(day + trendWindow),
+    },
+
+  local memThr(ratioPerHour) = '(%g * %s)' % [ratioPerHour * seg / 3600, limit],
+  local fdThr(factor) = function(ratioPerHour)
+    local k = if ratioPerHour == c.leakMinGrowthRatioPerHourSeasonal then 1 else c.fdNoHistoryFactor;
+    'clamp_min(%g * memtide:group_open_fds:floor%s, %g)' % [
+      k * c.fdMinGrowthRatioPerSegment,
+      off(trendWindow),
+      k * c.fdMinGrowthPerSegment,
+    ],
+
+  local perHour(F) = '(%s - %s offset %s) / %g' % [F, F, dur(trendWindow), secs(trendWindow) / 3600],
+
+  // The smallest exported age bucket at or above staleTTLFactor x TTL.
+  // The smallest exported age bucket at or above staleTTLFactor x TTL.
+  // `per`: divide each pool's count by its opening rate back when those
+  // sessions were opened (rate over the window before the bucket's age), so
+  // the result is in seconds of openings and does not move with load.
+  local staleSessions(per) =
+    local b = c.sessionAgeBuckets;
+    local ttl = '%g * memtide_sessions_ttl_seconds{%s}' % [c.staleTTLFactor, sel];
+    std.join('\nor\n', [
+      local lower = if i == 0 then '' else ' and (%s > %d)' % [ttl, b[i - 1]];
+      local count = 'memtide_sessions_live_by_age{%s, older_than_seconds="%d"}' % [sel, b[i]];
+      local rate = '(rate(memtide_sessions_opened_total{%s}[%s] offset %s) > 0)' % [sel, dur(c.sessionRateWindow), dur(b[i] * c.timeScale)];
+      '%s\n  and %s ((%s <= %d)%s)' % [
+        if per then '%s\n  / %s group_left()\n  %s' % [count, onP, rate] else count,
+        onP,
+        ttl,
+        b[i],
+        lower,
+      ]
+      for i in std.range(0, std.length(b) - 1)
+    ]),
+
+  local floorRule(metric, record) = {
+    record: record,
+    expr: 'min_over_time(%s{%s}[%s])' % [metric, sel, dur(c.floorWindow)],
+  },
+  local growthRule(F) = {
+    record: F + '_growth',
+    expr: '%s - %s offset %s' % [F, F, dur(seg)],
+  },
+
+  prometheusRules+:: {
+    groups+: [
+      {
+        // One group: rules in a group are evaluated in order, so every rule
+        // sees the values its predecessors recorded at the same instant.
+        // The alerts are appended to this group by rules.jsonnet.
+        name: 'memtide',
+        interval: dur(c.ruleInterval),
+        rules: [
+          floorRule('memtide_group_anonymous_bytes', 'memtide:group_anonymous_bytes:floor'),
+          floorRule('memtide_group_resident_bytes', 'memtide:group_resident_bytes:floor'),
+          floorRule('memtide_malloc_live_bytes', 'memtide:group_malloc_live_bytes:floor'),
+          floorRule('memtide_group_open_fds', 'memtide:group_open_fds:floor'),
+          {
+            record: 'memtide:group_resident_bytes:limit_ratio',
+            expr: 'memtide_group_resident_bytes{%s}\n/ %s\n%s' % [sel, onG, limit],
+          },
+          {
+            // Little's law: live sessions over the opening rate is the mean
+            // lifetime, whatever the load.
+            record: 'memtide:sessions_lifetime_seconds:mean',
+            expr: 'memtide_sessions_live{%s}\n/ %s\n(rate(memtide_sessions_opened_total{%s}[%s]) > 0)' % [sel, onP, sel, dur(c.sessionRateWindow)],
+          },
+          {
+            record: 'memtide:sessions_stale:count',
+            expr: staleSessions(false),
+          },
+          {
+            // Stale sessions per opening rate, in seconds: steady whatever
+            // the load; a leak adds the leaking share of every second.
+            record: 'memtide:sessions_stale:opening_seconds',
+            expr: staleSessions(true),
+          },
+
+          growthRule('memtide:group_anonymous_bytes:floor'),
+          growthRule('memtide:group_resident_bytes:floor'),
+          growthRule('memtide:group_malloc_live_bytes:floor'),
+          growthRule('memtide:group_open_fds:floor'),
+
+          {
+            // Present while the anonymous-memory floor grows steadily; the
+            // value is the growth per hour over the trend window.
+            record: 'memtide:group_memory_leak:growth_per_hour',
+            expr: |||
+              %(perHour)s
+              and %(onG)s
+              (
+              %(growth)s
+              )
+              and %(onG)s
+              %(old)s
+              unless %(onG)s
+              (
+                # allocator present and its live bytes flat: retention, not a leak
+                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(win)s)
+                < %(onG)s
+                %(share)g * (memtide:group_anonymous_bytes:floor - memtide:group_anonymous_bytes:floor offset %(win)s)
+              )
+            ||| % {
+              perHour: perHour('memtide:group_anonymous_bytes:floor'),
+              onG: onG,
+              growth: sustainedGrowth('memtide:group_anonymous_bytes:floor', 'memtide:group_anonymous_bytes:floor_growth', memThr),
+              old: oldEnough(c.leakMinAge),
+              win: dur(trendWindow),
+              share: c.retentionHeapShare,
+            },
+          },
+          {
+            // An OOM restart loop: the group's oldest process keeps being
+            // replaced after reaching its limit. The value is the restarts.
+            record: 'memtide:group_oom_loop:restarts',
+            expr: |||
+              changes(memtide_group_oldest_start_time_seconds{%(sel)s}[%(win)s]) >= %(n)d
+              and %(onG)s
+              max_over_time(memtide:group_resident_bytes:limit_ratio[%(win)s]) >= %(ratio)g
+            ||| % { sel: sel, win: dur(c.oomLoopWindow), n: c.oomLoopMinRestarts, onG: onG, ratio: c.oomLoopLimitRatio },
+          },
+          {
+            // Seconds until the resident peak reaches the limit at the slowest
+            // segment's floor growth; only while the floor grows as steadily
+            // as MemtideMemoryLeakSuspected requires (allocator retention
+            // included: it exhausts memory all the same).
+            record: 'memtide:group_memory_exhaustion:eta_seconds',
+            expr: |||
+              (
+                %(limit)s
+                - %(onG)s
+                max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
+              )
+              / %(onG)s
+              (
+                %(slope)s
+              )
+              and %(onG)s
+              (
+              %(growth)s
+              )
+              and %(onG)s
+              %(old)s
+            ||| % {
+              limit: limit,
+              sel: sel,
+              onG: onG,
+              head: dur(c.exhaustionHeadroomWindow),
+              slope: '(%s / %d) > 0' % [minOf(['memtide:group_anonymous_bytes:floor_growth' + off(o) for o in offsets]), secs(seg)],
+              growth: sustainedGrowth('memtide:group_anonymous_bytes:floor', 'memtide:group_anonymous_bytes:floor_growth', memThr),
+              old: oldEnough(c.leakMinAge),
+            },
+          },
+          {
+            record: 'memtide:group_heap_leak:growth_per_hour',
+            expr: |||
+              %(perHour)s
+              and %(onG)s
+              (
+              %(growth)s
+              )
+              and %(onG)s
+              %(old)s
+            ||| % {
+              perHour: perHour('memtide:group_malloc_live_bytes:floor'),
+              onG: onG,
+              growth: sustainedGrowth('memtide:group_malloc_live_bytes:floor', 'memtide:group_malloc_live_bytes:floor_growth', memThr),
+              old: oldEnough(c.leakMinAge),
+            },
+          },
+          {
+            // Resident floor grows steadily while the allocator's live bytes
+            // stay flat. The value is the resident growth per hour.
+            record: 'memtide:group_allocator_retention:growth_per_hour',
+            expr: |||
+              %(perHour)s
+              and %(onG)s
+              (
+              %(growth)s
+              )
+              and %(onG)s
+              %(old)s
+              and %(onG)s
+              (
+                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(win)s)
+                < %(onG)s
+                %(share)g * (memtide:group_resident_bytes:floor - memtide:group_resident_bytes:floor offset %(win)s)
+              )
+            ||| % {
+              perHour: perHour('memtide:group_resident_bytes:floor'),
+              onG: onG,
+              growth: sustainedGrowth('memtide:group_resident_bytes:floor', 'memtide:group_resident_bytes:floor_growth', memThr),
+              old: oldEnough(c.leakMinAge),
+              win: dur(trendWindow),
+              share: c.retentionHeapShare,
+            },
+          },
+          {
+            record: 'memtide:group_fd_leak:growth_per_hour',
+            expr: |||
+              %(perHour)s
+              and %(onG)s
+              (
+              %(growth)s
+              )
+              and %(onG)s
+              %(old)s
+            ||| % {
+              perHour: perHour('memtide:group_open_fds:floor'),
+              onG: onG,
+              growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr(1)),
+              old: oldEnough(c.leakMinAge),
+            },
+          },
+          {
+            // Stale sessions (older than staleTTLFactor x TTL) that keep
+            // accumulating. The value is their growth over the window.
+            record: 'memtide:sessions_stale:growth',
+            expr: |||
+              (memtide:sessions_stale:count - memtide:sessions_stale:count offset %(win)s) >= %(min)g
+              and
+              (memtide:sessions_stale:count - memtide:sessions_stale:count offset %(half)s) > 0
+              and
+              (
+                # with opening counts (agent): growth beyond what load explains
+                (
+                  (memtide:sessions_stale:opening_seconds - memtide:sessions_stale:opening_seconds offset %(win)s) >= %(secs)g
+                  and
+                  (memtide:sessions_stale:opening_seconds - memtide:sessions_stale:opening_seconds offset %(half)s) > 0
+                )
+                or
+                # without (session files, sockets): growth against live sessions
+                (
+                  (memtide:sessions_stale:count - memtide:sessions_stale:count offset %(win)s)
+                  >= %(onP)s group_left()
+                  clamp_min(%(ratio)g * memtide_sessions_live{%(sel)s}, %(min)g)
+                  unless %(onP)s
+                  memtide_sessions_opened_total{%(sel)s}
+                )
+              )
+            ||| % {
+              win: dur(c.staleGrowthWindow),
+              half: dur(c.staleGrowthWindow / 2),
+              onP: onP,
+              ratio: c.staleMinGrowthRatio,
+              sel: sel,
+              min: c.staleMinGrowth,
+              secs: c.staleMinGrowthRatio * c.staleGrowthWindow / c.timeScale,
+            },
+          },
+          {
+            // Mean session lifetime far past the TTL and still rising.
+            record: 'memtide:sessions_lifetime_seconds:leaking',
+            expr: |||
+              memtide:sessions_lifetime_seconds:mean
+              and %(onP)s
+              (min_over_time(memtide:sessions_lifetime_seconds:mean[%(hour)s]) > %(onP)s %(f)g * memtide_sessions_ttl_seconds{%(sel)s})
+              and
+              (memtide:sessions_lifetime_seconds:mean > memtide:sessions_lifetime_seconds:mean offset %(rise)s)
+              and
+              (memtide:sessions_lifetime_seconds:mean offset %(rise)s > memtide:sessions_lifetime_seconds:mean offset %(rise2)s)
+            ||| % {
+              onP: onP,
+              hour: dur(3600),
+              f: c.sessionLifetimeTTLFactor,
+              sel: sel,
+              rise: dur(c.sessionLifetimeRiseWindow),
+              rise2: dur(2 * c.sessionLifetimeRiseWindow),
+            },
+          },
+          {
+            // CLOSE_WAIT floor that keeps rising: the application does not
+            // close sockets its peers closed. The value is the growth.
+            record: 'memtide:tcp_close_wait:growth',
+            expr: |||
+              (
+                min_over_time(memtide_tcp_connections{%(sel)s, state="close_wait"}[%(floor)s])
+                - min_over_time(memtide_tcp_connections{%(sel)s, state="close_wait"}[%(floor)s] offset %(win)s)
+              ) >= %(min)g
+              and
+              (
+                min_over_time(memtide_tcp_connections{%(sel)s, state="close_wait"}[%(floor)s] offset %(win)s)
+                - min_over_time(memtide_tcp_connections{%(sel)s, state="close_wait"}[%(floor)s] offset %(win2)s)
+              ) > 0
+            ||| % {
+              sel: sel,
+              floor: dur(c.closeWaitFloorWindow),
+              win: dur(c.closeWaitGrowthWindow),
+              win2: dur(2 * c.closeWaitGrowthWindow),
+              min: c.closeWaitMinGrowth,
+            },
+          },
+        ],
+      },
+      {
+        // The fleet view: how many instances of each group show a leak, so a
+        // leak that ships with a release is seen everywhere at once.
+        name: 'memtide.fleet',
+        interval: dur(c.ruleInterval),
+        rules: [
+          {
+            record: 'job_group:memtide_instances:count',
+            expr: 'count by (job, group) (memtide_group_processes{%s})' % sel,
+          },
+          {
+            record: 'job_group:memtide_memory_leak_instances:count',
+            expr: 'count by (job, group) (memtide:group_memory_leak:growth_per_hour or memtide:group_heap_leak:growth_per_hour or memtide:group_oom_loop:restarts)',
+          },
+          {
+            record: 'job_group:memtide_memory_leak_instances:ratio',
+            expr: 'job_group:memtide_memory_leak_instances:count\n/ on(job, group)\njob_group:memtide_instances:count',
+          },
+          {
+            record: 'job_group:memtide_session_leak_instances:count',
+            expr: 'count by (job, group) (\n  count by (instance, job, group) (memtide:sessions_stale:growth or memtide:sessions_lifetime_seconds:leaking)\n)',
+          },
+          {
+            record: 'job_group:memtide_memory_exhaustion_instances:count',
+            expr: 'count by (job, group) (memtide:group_memory_exhaustion:eta_seconds < %d)' % secs(c.exhaustionHorizon),
+          },
+        ],
+      },
+    ],
+  },
+
+  local alert(name, expr, severity, summary, description, anchor) = {
+    alert: name,
+    expr: expr,
+    [if c.timing[name]['for'] > 0 then 'for']: dur(c.timing[name]['for']),
+    [if c.timing[name].keep > 0 then 'keep_firing_for']: dur(c.timing[name].keep),
+    labels: { severity: severity },
+    annotations: {
+      summary: summary,
+      description: description,
+      runbook_url: runbook(anchor),
+    },
+  },
+
+  local floorNow = q('memtide:group_anonymous_bytes:floor{%s}', 'humanize1024'),
+  local limitNow = q('memtide_group_memory_limit_bytes{%s}', 'humanize1024'),
+
+  prometheusAlerts+:: {
+    groups+: [
+      {
+        name: 'memtide.alerts',
+        interval: dur(c.ruleInterval),
+        rules: [
+          alert(
+            'MemtideMemoryLeakSuspected',
+            'memtide:group_memory_leak:growth_per_hour',
+            'warning',
+            'Memory of {{ $labels.group }} on {{ $labels.instance }} has been rising steadily for hours.',
+            gsel + 'The anonymous-memory floor (minimum over %s) of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, by {{ $value | humanize1024 }}B per hour. It is now %s of a %s limit; at this rate the limit is reached in %s.' % [
+              dur(c.floorWindow),
+              dur(seg),
+              dur(trendWindow),
+              floorNow,
+              limitNow,
+              q('(memtide_group_memory_limit_bytes{%s} - memtide:group_anonymous_bytes:floor{%s}) / memtide:group_memory_leak:growth_per_hour{%s} * 3600', 'humanizeDuration'),
+            ],
+            'memtidememoryleaksuspected',
+          ) + { labels+: { reason: 'growth' } },
+          alert(
+            'MemtideMemoryLeakSuspected',
+            'memtide:group_oom_loop:restarts',
+            'warning',
+            'Processes of {{ $labels.group }} on {{ $labels.instance }} keep restarting after reaching the memory limit.',
+            gsel + 'The oldest process of group {{ $labels.group }} on {{ $labels.instance }} was replaced {{ $value }} times in the last %s after resident memory reached %d%% of its %s limit: an OOM restart loop, which is a leak the restarts hide.' % [
+              dur(c.oomLoopWindow),
+              c.oomLoopLimitRatio * 100,
+              limitNow,
+            ],
+            'memtidememoryleaksuspected',
+          ) + { labels+: { reason: 'oom_loop' } },
+          alert(
+            'MemtideMemoryExhaustionPredicted',
+            'memtide:group_memory_exhaustion:eta_seconds < %d' % secs(c.exhaustionHorizon),
+            'critical',
+            '{{ $labels.group }} on {{ $labels.instance }} will reach its memory limit in {{ $value | humanizeDuration }}.',
+            gsel + 'At the sustained growth of its memory floor (%s per hour over the last %s; it grew in every %s segment of the last %s), group {{ $labels.group }} on {{ $labels.instance }} reaches its %s memory limit in {{ $value | humanizeDuration }}. Resident memory now: %s.' % [
+              q('memtide:group_anonymous_bytes:floor_growth{%s} / ' + std.toString(secs(seg) / 3600), 'humanize1024'),
+              dur(seg),
+              dur(seg),
+              dur(trendWindow),
+              limitNow,
+              q('memtide_group_resident_bytes{%s}', 'humanize1024'),
+            ],
+            'memtidememoryexhaustionpredicted',
+          ),
+          alert(
+            'MemtideHeapLeakSuspected',
+            'memtide:group_heap_leak:growth_per_hour',
+            'warning',
+            'Live heap of {{ $labels.group }} on {{ $labels.instance }} keeps rising.',
+            gsel + 'Bytes in live allocations (libmemtide) of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, by {{ $value | humanize1024 }}B per hour; now %s live in %s objects. Memory that is allocated and never freed: a leak in the application.' % [
+              dur(seg),
+              dur(trendWindow),
+              q('memtide:group_malloc_live_bytes:floor{%s}', 'humanize1024'),
+              q('memtide_malloc_live_objects{%s}', 'humanize'),
+            ],
+            'memtideheapleaksuspected',
+          ),
+          alert(
+            'MemtideAllocatorRetention',
+            'memtide:group_allocator_retention:growth_per_hour',
+            'info',
+            'Resident memory of {{ $labels.group }} on {{ $labels.instance }} grows while its live heap does not.',
+            gsel + 'The resident floor of group {{ $labels.group }} on {{ $labels.instance }} grew by {{ $value | humanize1024 }}B per hour over %s while bytes in live allocations stayed flat (now %s live, %s free inside the allocator). This is allocator retention or fragmentation, not a leak.' % [
+              dur(trendWindow),
+              q('memtide_malloc_live_bytes{%s}', 'humanize1024'),
+              q('memtide_malloc_heap_free_bytes{%s}', 'humanize1024'),
+            ],
+            'memtideallocatorretention',
+          ),
+          alert(
+            'MemtideSessionLeakSuspected',
+            'memtide:sessions_lifetime_seconds:leaking',
+            'warning',
+            'Sessions of pool {{ $labels.pool }} on {{ $labels.instance }} live far longer than their TTL, and longer every hour.',
+            '{{ $psel := printf `instance="%s",job="%s",source="%s",group="%s",pool="%s"` $labels.instance $labels.job $labels.source $labels.group $labels.pool }}' +
+            'By Little\'s law (live sessions over the opening rate) the mean session lifetime of pool {{ $labels.pool }} ({{ $labels.source }}, group {{ $labels.group }}) on {{ $labels.instance }} is {{ $value | humanizeDuration }}, over %g times the TTL of %s, and still rising: sessions are opened and not closed, independently of load. Live sessions: %s.' % [
+              c.sessionLifetimeTTLFactor,
+              '{{ with printf `memtide_sessions_ttl_seconds{%s}` $psel | query }}{{ . | first | value | humanizeDuration }}{{ else }}unknown{{ end }}',
+              '{{ with printf `memtide_sessions_live{%s}` $psel | query }}{{ . | first | value | humanize }}{{ else }}unknown{{ end }}',
+            ],
+            'memtidesessionleaksuspected',
+          ),
+          alert(
+            'MemtideStaleSessions',
+            'memtide:sessions_stale:growth',
+            'warning',
+            'Sessions older than their TTL keep accumulating in pool {{ $labels.pool }} on {{ $labels.instance }}.',
+            '{{ $psel := printf `instance="%s",job="%s",source="%s",group="%s",pool="%s"` $labels.instance $labels.job $labels.source $labels.group $labels.pool }}' +
+            'Pool {{ $labels.pool }} ({{ $labels.source }}, group {{ $labels.group }}) on {{ $labels.instance }} holds %s sessions older than {{ $labels.older_than_seconds }}s, {{ $value | humanize }} more than %s ago, with a TTL of %s. Sessions that outlive their TTL are never closed or expired.' % [
+              '{{ with printf `memtide:sessions_stale:count{%s}` $psel | query }}{{ . | first | value | humanize }}{{ else }}unknown{{ end }}',
+              dur(c.staleGrowthWindow),
+              '{{ with printf `memtide_sessions_ttl_seconds{%s}` $psel | query }}{{ . | first | value | humanizeDuration }}{{ else }}unknown{{ end }}',
+            ],
+            'memtidestalesessions',
+          ),
+          alert(
+            'MemtideCloseWaitAccumulating',
+            'memtide:tcp_close_wait:growth',
+            'warning',
+            'CLOSE_WAIT connections accumulate on port {{ $labels.port }} of {{ $labels.instance }}.',
+            'The floor of CLOSE_WAIT connections on local port {{ $labels.port }} of {{ $labels.instance }} grew by {{ $value | humanize }} in the last %s and was already growing the %s before: peers close connections the application never closes. Now %s.' % [
+              dur(c.closeWaitGrowthWindow),
+              dur(c.closeWaitGrowthWindow),
+              '{{ with printf `memtide_tcp_connections{instance="%s",job="%s",port="%s",state="close_wait"}` $labels.instance $labels.job $labels.port | query }}{{ . | first | value | humanize }}{{ else }}unknown{{ end }}',
+            ],
+            'memtideclosewaitaccumulating',
+          ),
+          alert(
+            'MemtideFdLeakSuspected',
+            'memtide:group_fd_leak:growth_per_hour',
+            'warning',
+            'Open file descriptors of {{ $labels.group }} on {{ $labels.instance }} keep rising.',
+            gsel + 'The floor of open file descriptors of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, by {{ $value | humanize }} per hour; now %s open.' % [
+              dur(seg),
+              dur(trendWindow),
+              q('memtide_group_open_fds{%s}', 'humanize'),
+            ],
+            'memtidefdleaksuspected',
+          ),
+          alert(
+            'MemtideExporterDown',
+            'up{%s} == 0' % sel,
+            'warning',
+            'memtide exporter {{ $labels.instance }} is down.',
+            'Prometheus failed to scrape the memtide exporter on {{ $labels.instance }} (job {{ $labels.job }}) for %s. No memory or session alert can fire for its groups meanwhile.' % dur(c.exporterDownFor),
+            'memtideexporterdown',
+          ) + { 'for': dur(c.exporterDownFor), labels+: { reason: 'scrape_failed' } },
+          alert(
+            'MemtideExporterDown',
+            'absent(up{%s})' % sel,
+            'warning',
+            'No memtide exporter is being scraped.',
+            'There has been no `up` series for %s for %s: the scrape configuration lost the memtide targets. No memory or session alert can fire meanwhile.' % [std.strReplace(sel, '"', "'"), dur(c.exporterAbsentFor)],
+            'memtideexporterdown',
+          ) + { 'for': dur(c.exporterAbsentFor), labels+: { reason: 'absent' } },
+          alert(
+            'MemtideCollectorFailing',
+            'avg_over_time(memtide_scrape_collector_success{%s}[%s]) < 0.5' % [sel, dur(c.collectorFailingWindow)],
+            'warning',
+            'memtide collector {{ $labels.collector }} on {{ $labels.instance }} is failing.',
+            'The {{ $labels.collector }} collector of the memtide exporter on {{ $labels.instance }} succeeded in only {{ $value | humanizePercentage }} of the scrapes of the last %s; the metrics it provides are missing or stale. memtide_scrape_errors_total says why.' % dur(c.collectorFailingWindow),
+            'memtidecollectorfailing',
+          ),
+        ],
+      },
+    ],
+  },
+}
