@@ -15,4 +15,9 @@ def test_install_honours_prefix_and_destdir(tmp_path):
     exporter = tmp_path / "opt/memtide/bin/memtide_exporter"
     assert os.access(exporter, os.X_OK)
     assert subprocess.run([exporter, "--version"], capture_output=True, timeout=30).returncode == 0
-    assert (tmp_path / "opt/memtide/share/memtide/memtide.example.yml").exists()
+    share = tmp_path / "opt/memtide/share/memtide"
+    for name in ("memtide.example.yml", "memtide.rules.yml", "alertmanager.example.yml"):
+        assert (share / name).exists(), name
+    assert (tmp_path / "opt/memtide/include/memtide.h").exists()
+    assert os.path.exists(tmp_path / "opt/memtide/lib/libmemtide.so")
+    assert "-lmemtide" in (tmp_path / "opt/memtide/lib/pkgconfig/memtide.pc").read_text()
