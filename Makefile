@@ -4,6 +4,7 @@
 #   make run      build and start the exporter on :10117
 #   make test     install what the tests need, build, run every test
 #   make bench    run the benchmarks and write docs/benchmarks.md
+#                 (BENCH_ONLY="process_bench agent_bench" reruns just those)
 #   make install  install under $(DESTDIR)$(PREFIX)
 #   make clean
 #
@@ -49,6 +50,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 -include alerts/alerts.mk
 -include agent/agent.mk
+-include examples/leaky-webapp/webapp.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
 	fuzz bench install clean
@@ -123,7 +125,8 @@ $(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
 bench: deps-bench build $(BUILD)/bench/reap_floor $(BUILD)/bench/malloc_bench
-	$(PYTHON) bench/run.py --build $(abspath $(BUILD)) --out docs/benchmarks.md
+	$(PYTHON) bench/run.py --build $(abspath $(BUILD)) --out docs/benchmarks.md \
+		$(foreach s,$(BENCH_ONLY),--only $(s))
 
 install: build
 	install -d $(DESTDIR)$(BINDIR)

@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import sys
 
+HEADING = "## Agent: malloc interposer overhead (libmemtide)"
+
 RUNS = 11
 WALL_ITERATIONS = 4_000_000
 CALLGRIND_ITERATIONS = (200_000, 400_000)
@@ -90,7 +92,7 @@ def run(build):
         rows.append((threads, w, extra, bare_pp))
 
     today = datetime.date.today().isoformat()
-    line("## Agent: malloc interposer overhead (libmemtide)\n")
+    line(HEADING + "\n")
     line(f"Targets: at most {TARGET_INSTRUCTIONS} extra instructions per malloc+free pair "
           f"and at most {TARGET_WALL:.0%} wall time on bench/malloc_bench (random sizes "
           "16 to 1,040 bytes, a window of 256 live blocks). Written by bench/agent_bench.py; "

@@ -14,25 +14,15 @@ import sys
 import tempfile
 import time
 
+from benchutil import free_port, wait_until
+
+HEADING = "## Process scrape: memtide against process-exporter"
+
 EXTRA_PROCESSES = 1000
 PROCESS_NAMES = 50
 SCRAPES = 100
 WARMUP = 5
 FLOOR_REPS = 50
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            sys.exit(f"bench: timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Sleepers:
@@ -208,7 +198,7 @@ def run(build):
     """The markdown section of this benchmark."""
     count, rows = process_bench(build)
     return "\n".join([
-        "## Process scrape: memtide against process-exporter", "",
+        HEADING, "",
         "Targets: without PSS, a scrape within 1.5x of the raw libproc2 reap and at least 10x "
         "faster than process-exporter; with PSS for every group, within 1.5x of the raw "
         "smaps_rollup reap; exporter RSS under 4 MiB after 100 scrapes at 1,000 processes.",

@@ -12,14 +12,17 @@
 #include <string.h>
 #include <time.h>
 
-/* The process collector's fields; with --pss, its smaps_rollup fields too. */
+/*
+ * The fields the process collector reaps every scrape on a machine without
+ * swap (stat and statm; its cgroup limits come from a cache); with --pss,
+ * its smaps_rollup fields too.
+ */
 static enum pids_item items[] = {
-	PIDS_ID_PID,  PIDS_CMD,  PIDS_VM_SIZE,    PIDS_VM_RSS, PIDS_VM_RSS_ANON,
-	PIDS_VM_SWAP, PIDS_NLWP, PIDS_TICS_BEGAN, PIDS_CGROUP, PIDS_SMAP_RSS,
-	PIDS_SMAP_PSS, PIDS_SMAP_PRV_TOTAL,
+	PIDS_ID_PID,  PIDS_TICS_BEGAN, PIDS_NLWP,     PIDS_MEM_VIRT,       PIDS_MEM_RES,
+	PIDS_MEM_SHR, PIDS_CMD,        PIDS_SMAP_RSS, PIDS_SMAP_PSS,       PIDS_SMAP_PRV_TOTAL,
 };
 
-#define N_BASE 9
+#define N_BASE 7
 
 static int by_double(const void *a, const void *b)
 {

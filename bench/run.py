@@ -26,12 +26,30 @@ def main():
            f"{os.cpu_count()} cores, Linux {platform.release()}, "
            f"{time.strftime('%Y-%m-%d', time.gmtime())}. Benchmarks measure; no test asserts a time.",
            ""]
+    sections = previous_sections(args.out) if args.only else {}
     for name in args.only or SECTIONS:
-        section = importlib.import_module(name).run(args.build)
-        print(section, flush=True)
-        doc.append(section)
+        sections[name] = importlib.import_module(name).run(args.build)
+        print(sections[name], flush=True)
+    doc += [sections[name] for name in SECTIONS if name in sections]
     with open(args.out, "w") as f:
         f.write("\n".join(doc))
+
+
+def previous_sections(path):
+    """The sections of an earlier run, by module, so that --only replaces just its own."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    chunks = ["## " + c for c in text.split("\n## ")[1:]]
+    found = {}
+    for name in SECTIONS:
+        heading = importlib.import_module(name).HEADING
+        for chunk in chunks:
+            if chunk.startswith(heading):
+                found[name] = chunk
+    return found
 
 
 if __name__ == "__main__":

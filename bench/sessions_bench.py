@@ -15,6 +15,10 @@ import sys
 import tempfile
 import time
 
+from benchutil import free_port, wait_until
+
+HEADING = "## Sessions: session-file directories and TCP connection states"
+
 SESSION_FILES = 200_000
 SESSION_BYTES = 120           # about what PHP writes for a small session
 CONNECTIONS = 20_000
@@ -24,20 +28,6 @@ WARMUP = 3
 FIND_REPS = 5
 AGES = (30, 120, 600, 1800, 7200, 30000, 200000)
 IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: pick the port at connect(), per destination
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            sys.exit(f"bench: timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Exporter:
@@ -275,7 +265,7 @@ def run(build):
     nl_wall, nl_dur = tcp["netlink"]
     pf_wall, pf_dur = tcp["procfs"]
     return "\n".join([
-        "## Sessions: session-file directories and TCP connection states", "",
+        HEADING, "",
         f"Targets: a directory of {SESSION_FILES:,} session files scanned in well under a "
         f"second; with {CONNECTIONS:,} established loopback connections, the netlink path at "
         "least 5x faster than parsing /proc/net/tcp.", "",
