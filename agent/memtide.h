@@ -5,8 +5,8 @@
  *
  * Link with `pkg-config --cflags --libs memtide`, or load the library with
  * LD_PRELOAD for the allocator statistics alone. Every function is safe to call
- * when the agent is not running (no segment could be created, or the library
- * is a stub): pools are then NULL and every call with a NULL pool does nothing.
+ * when the agent is not running (no segment could be created): pools are then
+ * NULL and every call with a NULL pool does nothing.
  *
  *	static struct memtide_pool *web;
  *
