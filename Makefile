@@ -89,7 +89,7 @@ run: build
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: build
+integration: build $(AGENT_PROG_BINS)
 	MEMTIDE_BUILD=$(abspath $(BUILD)) MEMTIDE_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # libFuzzer targets, each linked with every exporter source; FUZZ_SECONDS apiece.
