@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flags.h"
+
 #define EXIT_USAGE 2
 #define TICK_NS 10000000L	/* arrival resolution: 10 ms */
 #define SID_LEN 32
@@ -145,42 +147,14 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static int bad(const char *flag, const char *value, const char *why)
-{
-	fprintf(stderr, "loadgen: --%s=%s: %s\n", flag, value, why);
-	return -EINVAL;
-}
-
-static int parse_double(const char *flag, const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v))
-		return bad(flag, s, "not a number");
-	if (v < min || v > max)
-		return bad(flag, s, "out of range");
-	*out = v;
-	return 0;
-}
-
 static int parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
+	int err = flag_u64(flag, s, min, max, &v);
 
-	if (*s < '0' || *s > '9')
-		return bad(flag, s, "not a non-negative integer");
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end)
-		return bad(flag, s, "not a non-negative integer");
-	if (v < min || v > max)
-		return bad(flag, s, "out of range");
-	*out = (unsigned)v;
-	return 0;
+	if (err == 0)
+		*out = (unsigned)v;
+	return err;
 }
 
 static bool is_loopback(const struct sockaddr_storage *ss)
@@ -201,7 +175,7 @@ static int split_url(const char *url, char *host, size_t hostlen, unsigned *port
 	size_t n;
 
 	if (strncmp(p, "http://", 7) != 0)
-		return bad("target", url, "must start with http://");
+		return flag_bad("target", url, "must start with http://");
 	p += 7;
 	if (*p == '[') {
 		end = strstr(++p, "]:");
@@ -212,13 +186,13 @@ static int split_url(const char *url, char *host, size_t hostlen, unsigned *port
 		n = end ? (size_t)(end - p) : 0;
 	}
 	if (!end || n == 0 || n >= hostlen)
-		return bad("target", url, "needs HOST:PORT");
+		return flag_bad("target", url, "needs HOST:PORT");
 	memcpy(host, p, n);
 	host[n] = '\0';
 	p = end + 1;
 	n = strcspn(p, "/");
 	if (n == 0 || n >= sizeof(portbuf) || (p[n] && strcmp(p + n, "/") != 0))
-		return bad("target", url, "bad port");
+		return flag_bad("target", url, "bad port");
 	memcpy(portbuf, p, n);
 	portbuf[n] = '\0';
 	return parse_uint("target", portbuf, 1, 65535, port);
@@ -230,7 +204,7 @@ static int parse_target(struct options *o, const char *url)
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&o->addr;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&o->addr;
 	char host[48];
-	unsigned port;
+	unsigned port = 0;
 
 	if (split_url(url, host, sizeof(host), &port) < 0)
 		return -EINVAL;
@@ -248,22 +222,11 @@ static int parse_target(struct options *o, const char *url)
 		o->addr_len = sizeof(*in6);
 		snprintf(o->host, sizeof(o->host), "[%s]:%u", host, port);
 	} else {
-		return bad("target", url, "host must be an address literal or localhost");
+		return flag_bad("target", url, "host must be an address literal or localhost");
 	}
 	if (!is_loopback(&o->addr))
-		return bad("target", url, "loopback targets only");
+		return flag_bad("target", url, "loopback targets only");
 	return 0;
-}
-
-static int parse_seed(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return bad("seed", s, "not a non-negative integer");
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno || *end ? bad("seed", s, "not a non-negative integer") : 0;
 }
 
 static int apply(struct options *o, int opt, const char *arg)
@@ -277,18 +240,18 @@ static int apply(struct options *o, int opt, const char *arg)
 		else if (strcmp(arg, "daily") == 0)
 			o->mode = MODE_DAILY;
 		else
-			return bad("mode", arg, "steady or daily");
+			return flag_bad("mode", arg, "steady or daily");
 		return 0;
 	case 'r':
-		return parse_double("rate", arg, 0.0, 10000.0, &o->rate);
+		return flag_double("rate", arg, 0.0, 10000.0, &o->rate);
 	case 'P':
-		return parse_double("period", arg, 1.0, 86400.0 * 7, &o->period);
+		return flag_double("period", arg, 1.0, 86400.0 * 7, &o->period);
 	case 'a':
-		return parse_double("min-rate", arg, 0.0, 10000.0, &o->min_rate);
+		return flag_double("min-rate", arg, 0.0, 10000.0, &o->min_rate);
 	case 'b':
-		return parse_double("max-rate", arg, 0.0, 10000.0, &o->max_rate);
+		return flag_double("max-rate", arg, 0.0, 10000.0, &o->max_rate);
 	case 'd':
-		return parse_double("duration", arg, 0.0, 86400.0 * 365, &o->duration);
+		return flag_double("duration", arg, 0.0, 86400.0 * 365, &o->duration);
 	case 'c':
 		return parse_uint("concurrency", arg, 1, 4096, &o->concurrency);
 	case 'p':
@@ -298,11 +261,11 @@ static int apply(struct options *o, int opt, const char *arg)
 	case 'k':
 		return parse_uint("think-ms", arg, 0, 3600000, &o->think_ms);
 	case 'w':
-		return parse_double("walk-away", arg, 0.0, 1.0, &o->walk_away);
+		return flag_double("walk-away", arg, 0.0, 1.0, &o->walk_away);
 	case 'o':
 		return parse_uint("timeout-ms", arg, 1, 3600000, &o->timeout_ms);
 	case 's':
-		return parse_seed(arg, &o->seed);
+		return flag_u64("seed", arg, 0, UINT64_MAX, &o->seed);
 	default:
 		return -EINVAL;
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flags.h"
 #include "webapp.h"
 
 #define MAX_BYTES (64u << 20)
@@ -65,45 +66,6 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static int bad(const char *flag, const char *value, const char *why)
-{
-	fprintf(stderr, "leaky_webapp: --%s=%s: %s\n", flag, value, why);
-	return -EINVAL;
-}
-
-static int parse_double(const char *flag, const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v))
-		return bad(flag, s, "not a number");
-	if (v < min || v > max)
-		return bad(flag, s, "out of range");
-	*out = v;
-	return 0;
-}
-
-static int parse_u64(const char *flag, const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	/* strtoull accepts a sign; a negative count is an error here. */
-	if (*s < '0' || *s > '9')
-		return bad(flag, s, "not a non-negative integer");
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return bad(flag, s, "not a non-negative integer");
-	if (v > max)
-		return bad(flag, s, "too large");
-	*out = v;
-	return 0;
-}
-
 /* Literal addresses only: no name lookup at start-up, no surprise interface. */
 static bool valid_address(const char *s)
 {
@@ -134,37 +96,37 @@ static int apply(struct webapp_options *o, int opt, const char *arg)
 	switch (opt) {
 	case OPT_BIND:
 		o->bind = arg;
-		return valid_address(arg) ? 0 : bad("bind", arg, "not an IPv4 or IPv6 address");
+		return valid_address(arg) ? 0 : flag_bad("bind", arg, "not an IPv4 or IPv6 address");
 	case OPT_PORT:
-		err = parse_u64("port", arg, 65535, &u);
+		err = flag_u64("port", arg, 0, 65535, &u);
 		o->port = (unsigned)u;
 		return err;
 	case OPT_TTL:
-		return parse_double("session-ttl", arg, 0.1, 86400.0 * 365, &o->session_ttl);
+		return flag_double("session-ttl", arg, 0.1, 86400.0 * 365, &o->session_ttl);
 	case OPT_SWEEP:
-		return parse_double("sweep-interval", arg, 0.05, 3600.0, &o->sweep_interval);
+		return flag_double("sweep-interval", arg, 0.05, 3600.0, &o->sweep_interval);
 	case OPT_LEAK_FRACTION:
-		return parse_double("leak-fraction", arg, 0.0, 1.0, &o->leak_fraction);
+		return flag_double("leak-fraction", arg, 0.0, 1.0, &o->leak_fraction);
 	case OPT_LEAK_BYTES:
-		err = parse_u64("leak-bytes-per-request", arg, MAX_BYTES, &u);
+		err = flag_u64("leak-bytes-per-request", arg, 0, MAX_BYTES, &u);
 		o->leak_bytes_per_request = (size_t)u;
 		return err;
 	case OPT_SESSION_BYTES:
-		err = parse_u64("session-bytes", arg, MAX_BYTES, &u);
+		err = flag_u64("session-bytes", arg, 0, MAX_BYTES, &u);
 		o->session_bytes = (size_t)u;
 		return err;
 	case OPT_PAGE_BYTES:
-		err = parse_u64("page-bytes", arg, MAX_BYTES, &u);
+		err = flag_u64("page-bytes", arg, 0, MAX_BYTES, &u);
 		o->page_bytes = (size_t)u;
 		return err;
 	case OPT_THREADS:
-		err = parse_u64("threads", arg, 256, &u);
+		err = flag_u64("threads", arg, 0, 256, &u);
 		if (!err && u == 0)
-			return bad("threads", arg, "must be at least 1");
+			return flag_bad("threads", arg, "must be at least 1");
 		o->threads = (unsigned)u;
 		return err;
 	case OPT_SEED:
-		return parse_u64("seed", arg, UINT64_MAX, &o->seed);
+		return flag_u64("seed", arg, 0, UINT64_MAX, &o->seed);
 	default:
 		return -EINVAL;
 	}

@@ -18,8 +18,8 @@ endif
 WEBAPP_DIR := examples/leaky-webapp
 WEBAPP := $(BUILD)/leaky_webapp
 WEBAPP_LOADGEN := $(BUILD)/loadgen
-WEBAPP_SRCS := $(addprefix $(WEBAPP_DIR)/,leaky_webapp.c options.c store.c http.c)
-WEBAPP_HDRS := $(WEBAPP_DIR)/webapp.h agent/memtide.h
+WEBAPP_SRCS := $(addprefix $(WEBAPP_DIR)/,leaky_webapp.c options.c store.c http.c flags.c)
+WEBAPP_HDRS := $(WEBAPP_DIR)/webapp.h $(WEBAPP_DIR)/flags.h agent/memtide.h
 WEBAPP_TEST_TARGETS := webapp-test
 
 # Only libmicrohttpd: the exporter's other packages are not the app's business.
@@ -45,9 +45,9 @@ $(WEBAPP): $(WEBAPP_SRCS) $(WEBAPP_HDRS) $(AGENT_LIB) | deps-build
 		-L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lmemtide $(WEBAPP_PKG_LIBS) -pthread
 
 # Plain flags too: under SAN=1 the load is not what is being tested.
-$(WEBAPP_LOADGEN): $(WEBAPP_DIR)/loadgen.c | deps-build
+$(WEBAPP_LOADGEN): $(WEBAPP_DIR)/loadgen.c $(WEBAPP_DIR)/flags.c $(WEBAPP_DIR)/flags.h | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_PLAIN_CFLAGS) $(WEBAPP_LDFLAGS) -o $@ $< -pthread -lm
+	$(CC) $(AGENT_PLAIN_CFLAGS) $(WEBAPP_LDFLAGS) -o $@ $(filter %.c,$^) -pthread -lm
 
 webapp-test: $(WEBAPP) $(WEBAPP_LOADGEN) $(EXPORTER) | deps-test
 	MEMTIDE_BUILD=$(abspath $(BUILD)) MEMTIDE_SAN=$(SAN) $(PYTHON) -m pytest -q \
