@@ -12,6 +12,9 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD ?= build
 SAN ?=
 PYTHON ?= /usr/bin/python3
@@ -20,7 +23,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
-	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2
+	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db
 BENCH_PACKAGES := prometheus-process-exporter
 
 PKGS := libmicrohttpd libproc2 yaml-0.1 zlib
@@ -135,6 +138,16 @@ install: build
 	install -m 0644 deploy/memtide.yml $(DESTDIR)$(PREFIX)/share/memtide/memtide.example.yml
 	install -m 0644 alerts/memtide.rules.yml alerts/alertmanager.example.yml \
 		alerts/runbooks.md $(DESTDIR)$(PREFIX)/share/memtide/
+	install -d $(DESTDIR)$(PREFIX)/share/memtide/dashboards
+	install -m 0644 dashboards/*.json $(DESTDIR)$(PREFIX)/share/memtide/dashboards/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 0644 man/memtide_exporter.1 $(DESTDIR)$(MANDIR)/man1/memtide_exporter.1
+	install -m 0644 man/libmemtide.3 $(DESTDIR)$(MANDIR)/man3/libmemtide.3
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	sed 's|/usr/local/bin/memtide_exporter|$(BINDIR)/memtide_exporter|' \
+		deploy/memtide-exporter.service > $(DESTDIR)$(SYSTEMDUNITDIR)/memtide-exporter.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/memtide-exporter.service
+	install -m 0644 deploy/memtide.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/memtide.conf
 
 clean:
 	rm -rf build build-asan build-fuzz

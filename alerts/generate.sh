@@ -7,3 +7,8 @@ jsonnet -S -J "$src" --ext-code timeScale=1 "$src/rules.jsonnet" > "$out/memtide
 jsonnet -S -J "$src" --ext-code timeScale=60 "$src/rules.jsonnet" > "$out/memtide-demo.rules.yml.tmp"
 mv "$out/memtide.rules.yml.tmp" "$out/memtide.rules.yml"
 mv "$out/memtide-demo.rules.yml.tmp" "$out/memtide-demo.rules.yml"
+# The same rules as a prometheus-operator PrometheusRule; written next to the
+# rule files when OUTDIR is alerts, else into OUTDIR (for the up-to-date check).
+if [ "$(cd "$out" && pwd)" = "$(cd "$src" && pwd)" ]; then k8s="$src/../deploy/kubernetes"; else k8s="$out"; fi
+jsonnet -S -J "$src" "$src/prometheusrule.jsonnet" > "$k8s/prometheusrule.yaml.tmp"
+mv "$k8s/prometheusrule.yaml.tmp" "$k8s/prometheusrule.yaml"

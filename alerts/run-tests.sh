@@ -37,6 +37,11 @@ generated_up_to_date() {
 			rc=1
 		fi
 	done
+	if ! diff -u deploy/kubernetes/prometheusrule.yaml "$tmp/gen/prometheusrule.yaml" > "$tmp/diff"; then
+		echo "deploy/kubernetes/prometheusrule.yaml is out of date: run 'make alerts-generate'"
+		head -n 40 "$tmp/diff"
+		rc=1
+	fi
 	return $rc
 }
 

@@ -49,7 +49,7 @@ struct proc_rec {
 	char group[CONFIG_GROUP_NAME_MAX];
 	double resident, anonymous, swap, virt, threads, start_time, limit, fds;
 	double pss, uss;
-	bool want_pss;
+	bool want_pss, has_pss; /* PSS asked for; and read */
 };
 
 /* One group's sums; the field names are the metric names' stems. */
@@ -57,7 +57,7 @@ struct group_agg {
 	const char *name;
 	double processes, resident, anonymous, swap, virt, proportional, unique;
 	double max_process_resident, oldest_start, memory_limit, open_fds, threads;
-	bool pss;
+	bool pss; /* some member's PSS and USS were read */
 };
 
 struct process_state {
@@ -225,6 +225,7 @@ static void read_process(struct process_state *s, struct pids_stack *st, struct 
 	rec->start_time = s->boot_time + (double)st->head[F_STARTED].result.ull_int / s->hertz;
 	rec->limit = 0;
 	rec->pss = rec->uss = 0;
+	rec->has_pss = false;
 	err = procfs_count_fds(s->cfg->procfs, st->head[F_PID].result.s_int, &fds);
 	if (err == -EACCES || err == -EPERM)
 		scrape_errors_inc(NAME, "fd_permission");
@@ -270,6 +271,7 @@ static void fill_from_cache(struct process_state *s, struct proc_cache *cache, d
 			continue;
 		}
 		if (pss) {
+			rec->has_pss = true;
 			rec->pss = want[i].v[0];
 			rec->uss = want[i].v[1];
 		} else {
@@ -331,7 +333,7 @@ static void add_to_group(struct group_agg *g, const struct proc_rec *r)
 	g->virt += r->virt;
 	g->threads += r->threads;
 	g->open_fds += r->fds;
-	g->pss |= r->want_pss;
+	g->pss |= r->has_pss;
 	g->proportional += r->pss;
 	g->unique += r->uss;
 	if (r->resident > g->max_process_resident)

@@ -21,3 +21,9 @@ def test_install_honours_prefix_and_destdir(tmp_path):
     assert (tmp_path / "opt/memtide/include/memtide.h").exists()
     assert os.path.exists(tmp_path / "opt/memtide/lib/libmemtide.so")
     assert "-lmemtide" in (tmp_path / "opt/memtide/lib/pkgconfig/memtide.pc").read_text()
+    assert len(list((share / "dashboards").glob("*.json"))) == 3
+    assert (tmp_path / "opt/memtide/share/man/man1/memtide_exporter.1").exists()
+    assert (tmp_path / "opt/memtide/share/man/man3/libmemtide.3").exists()
+    unit = (tmp_path / "opt/memtide/lib/systemd/system/memtide-exporter.service").read_text()
+    assert "ExecStart=/opt/memtide/bin/memtide_exporter" in unit
+    assert (tmp_path / "opt/memtide/lib/sysusers.d/memtide.conf").exists()
