@@ -10,6 +10,9 @@
 #
 # BUILD=dir SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
 
+# The included makefiles below define targets of their own: `make` alone builds.
+.DEFAULT_GOAL := all
+
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -23,7 +26,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
-	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db
+	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox
 BENCH_PACKAGES := prometheus-process-exporter
 
 PKGS := libmicrohttpd libproc2 yaml-0.1 zlib
@@ -52,11 +55,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 -include alerts/alerts.mk
+-include demo/demo.mk
 -include agent/agent.mk
 -include examples/leaky-webapp/webapp.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
-	fuzz bench install clean
+	fuzz e2e-start e2e-wait bench install clean
 
 all: build
 
@@ -92,8 +96,24 @@ run: build
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+PYTEST = MEMTIDE_BUILD=$(abspath $(BUILD)) MEMTIDE_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider
+E2E_TEST := tests/integration/test_end_to_end.py
+INTEGRATION_ARGS ?=
+
 integration: build $(AGENT_PROG_BINS)
-	MEMTIDE_BUILD=$(abspath $(BUILD)) MEMTIDE_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	$(PYTEST) tests/integration $(INTEGRATION_ARGS)
+
+# The end-to-end test spends minutes waiting for the rules' windows, mostly
+# idle: `make test` starts it in the background beside the other tests and
+# collects its verdict at the end. Bounded: the test has its own deadlines.
+e2e-start: build $(AGENT_PROG_BINS)
+	@rm -f $(BUILD)/e2e.status
+	@( $(PYTEST) $(E2E_TEST) > $(BUILD)/e2e.log 2>&1; echo $$? > $(BUILD)/e2e.status ) \
+		< /dev/null > /dev/null 2>&1 &
+
+e2e-wait:
+	@for i in $$(seq 1200); do [ -f $(BUILD)/e2e.status ] && break; sleep 1; done; \
+	echo "== end-to-end"; cat $(BUILD)/e2e.log; test "$$(cat $(BUILD)/e2e.status 2>/dev/null)" = 0
 
 # libFuzzer targets, each linked with every exporter source; FUZZ_SECONDS apiece.
 FUZZ_SECONDS ?= 10
@@ -117,11 +137,13 @@ sanitize: deps-test
 	$(MAKE) BUILD=build-asan SAN=1 unit integration
 
 test: deps-test
-	$(MAKE) build unit integration
+	$(MAKE) e2e-start
+	$(MAKE) unit integration INTEGRATION_ARGS="--ignore=$(E2E_TEST)"
 	$(MAKE) sanitize
 	$(MAKE) fuzz
 	$(if $(AGENT_TEST_TARGETS),$(MAKE) $(AGENT_TEST_TARGETS))
 	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
+	$(MAKE) e2e-wait
 
 $(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build
 	@mkdir -p $(dir $@)
