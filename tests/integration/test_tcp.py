@@ -46,12 +46,29 @@ class Server:
 
     def __init__(self, family, host):
         self.family = family
-        self.listener = socket.socket(family, socket.SOCK_STREAM)
-        self.listener.bind((host, 0))
-        self.listener.listen(128)
+        self.listener = self._listen_on_unused_port(family, host)
         self.address = self.listener.getsockname()[:2]
         self.port = self.address[1]
         self.pairs = []  # (client, accepted)
+
+    @staticmethod
+    def _listen_on_unused_port(family, host):
+        """A listener on a port no other socket uses, in either family.
+
+        The collector counts by port alone, as configured. A port that the
+        kernel hands to ::1 may still carry TIME_WAIT sockets of an earlier
+        127.0.0.1 connection (any busy program's, on CI the end-to-end test's
+        load generator), which would make the counts the test expects wrong.
+        Once the listener owns the port, new connections cannot land on it."""
+        for _ in range(50):
+            listener = socket.socket(family, socket.SOCK_STREAM)
+            listener.bind((host, 0))
+            listener.listen(128)
+            port = listener.getsockname()[1]
+            if sum(ss_counts(port).values()) == 0:
+                return listener
+            listener.close()
+        raise AssertionError("no port free of other sockets in 50 tries")
 
     def connect(self, n):
         for _ in range(n):
