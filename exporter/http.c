@@ -26,7 +26,6 @@
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
 #define MAX_SCRAPE_TIMEOUT 300.0
 #define CONNECTION_LIMIT 256
-#define CONNECTION_IDLE_TIMEOUT 60 /* seconds an idle or slow connection may hold a thread */
 #define THREAD_STACK_SIZE (512u << 10)
 #define LANDING_PAGE_MAX 16384
 
@@ -352,7 +351,7 @@ int http_start(const char *address, const struct http_options *opts, struct http
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_IDLE_TIMEOUT,
+		MHD_OPTION_CONNECTION_TIMEOUT, opts->connection_timeout,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK_SIZE,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!srv->daemon) {

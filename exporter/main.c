@@ -34,6 +34,7 @@ struct flags {
 	size_t n_listen;
 	const char *telemetry_path;
 	unsigned max_requests;
+	unsigned connection_timeout;
 	const char *config_file;
 	const char *procfs;
 	const char *sysfs;
@@ -49,6 +50,7 @@ enum {
 	OPT_LISTEN = 256,
 	OPT_TELEMETRY,
 	OPT_MAX_REQUESTS,
+	OPT_CONNECTION_TIMEOUT,
 	OPT_CONFIG,
 	OPT_PROCFS,
 	OPT_SYSFS,
@@ -65,6 +67,7 @@ static const struct option fixed_options[] = {
 	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
 	{"web.telemetry-path", required_argument, NULL, OPT_TELEMETRY},
 	{"web.max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+	{"web.connection-timeout", required_argument, NULL, OPT_CONNECTION_TIMEOUT},
 	{"config.file", required_argument, NULL, OPT_CONFIG},
 	{"path.procfs", required_argument, NULL, OPT_PROCFS},
 	{"path.sysfs", required_argument, NULL, OPT_SYSFS},
@@ -93,6 +96,8 @@ static void usage(FILE *to)
 		"  --web.telemetry-path=PATH  path of the metrics (default /metrics)\n"
 		"  --web.max-requests=N       concurrent scrapes before answering 503; 0 for no\n"
 		"                             limit (default 40)\n"
+		"  --web.connection-timeout=S seconds an idle or slow client may hold a\n"
+		"                             connection before it is closed (default 60)\n"
 		"  --web.disable-openmetrics  always answer in the text format 0.0.4, even to\n"
 		"                             clients that prefer OpenMetrics\n"
 		"  --config.file=FILE         YAML config: process groups and more (default: none,\n"
@@ -181,6 +186,13 @@ static int apply_option(struct flags *f, int opt, const char *arg)
 		if (parse_unsigned(arg, &f->max_requests) < 0) {
 			fprintf(stderr, "memtide_exporter: --web.max-requests: not a count: %s\n",
 				arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_CONNECTION_TIMEOUT:
+		if (parse_unsigned(arg, &f->connection_timeout) < 0 || f->connection_timeout == 0) {
+			fprintf(stderr, "memtide_exporter: --web.connection-timeout: not a number "
+					"of seconds above 0: %s\n", arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -294,6 +306,7 @@ static int start_servers(const struct flags *f, struct http_server **servers)
 {
 	struct http_options opts = {.telemetry_path = f->telemetry_path,
 				    .max_requests = f->max_requests,
+				    .connection_timeout = f->connection_timeout,
 				    .openmetrics = !f->no_openmetrics};
 
 	for (size_t i = 0; i < f->n_listen; i++) {
@@ -345,6 +358,7 @@ static void limit_allocator_retention(void)
 int main(int argc, char **argv)
 {
 	struct flags f = {.telemetry_path = "/metrics", .max_requests = 40,
+			  .connection_timeout = 60,
 			  .procfs = "/proc", .sysfs = "/sys", .agent_dir = "/dev/shm",
 			  .log_level = "info",
 			  .log_format = "logfmt"};
