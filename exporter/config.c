@@ -10,45 +10,16 @@
  * (matcher.c) only executes them.
  */
 #include "config.h"
+#include "yaml_schema.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* A config is a few hundred bytes; the cap only stops a wrong path (a log,
- * a core file) from being read whole. */
-#define CONFIG_MAX_BYTES (1u << 20)
-
-/* Keys one mapping may have; the tables below are checked against it. */
-#define MAPPING_MAX_KEYS 8
-
-struct loader {
-	const char *path;
-	const char *buf; /* the file's bytes, to find the line of a reader error */
-	size_t len;
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-};
-
-/*
- * One key a mapping accepts: parse() checks the value and stores it at
- * `offset` bytes into the object the mapping fills.
- */
-struct key_handler {
-	const char *key;
-	int (*parse)(struct loader *ld, const char *key, yaml_node_t *value, void *field);
-	size_t offset;
-};
 
 /* What one process.groups entry says, before it is compiled into a matcher. */
 struct group_draft {
@@ -59,217 +30,18 @@ struct group_draft {
 	bool pss;
 };
 
-/* Writes "PATH:LINE: message" (or "PATH: message" when line is 0) to the
- * caller's buffer; returns -EINVAL so that callers can `return fail(...)`. */
-__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, size_t line,
-						      const char *fmt, ...)
+static int parse_duration_value(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
-	va_list ap;
-	int n;
+	char q[YAML_QUOTE_MAX];
 
-	if (!ld->err || !ld->errlen)
-		return -EINVAL;
-	if (line)
-		n = snprintf(ld->err, ld->errlen, "%s:%zu: ", ld->path, line);
-	else
-		n = snprintf(ld->err, ld->errlen, "%s: ", ld->path);
-	if (n < 0 || (size_t)n >= ld->errlen)
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static size_t node_line(const yaml_node_t *node)
-{
-	return node->start_mark.line + 1;
-}
-
-/*
- * Copies a value from the file into out for a message: quoted, cut at a
- * readable length, control bytes escaped, so a broken file cannot garble the
- * log line the message ends up in.
- */
-static const char *quote(char *out, size_t outlen, const char *s, size_t len)
-{
-	const size_t shown = outlen - 8; /* room for quotes, an escape, "..." and NUL */
-	size_t o = 0;
-
-	out[o++] = '"';
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (o >= shown) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-			o += snprintf(out + o, outlen - o,
-				      c == '"' || c == '\\' ? "\\%c" : "\\x%02x", c);
-			continue;
-		}
-		out[o++] = (char)c;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
-
-#define QUOTE_MAX 72
-#define QUOTE(buf, node)                                                                           \
-	quote(buf, sizeof(buf), (const char *)(node)->data.scalar.value, (node)->data.scalar.length)
-
-/* A plain scalar that YAML reads as null: "key:" with nothing after it, "~". */
-static bool is_null(const yaml_node_t *node)
-{
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-
-	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(nulls); i++)
-		if (!strcmp((const char *)node->data.scalar.value, nulls[i]))
-			return true;
-	return false;
-}
-
-static bool scalar_is(const yaml_node_t *node, const char *s)
-{
-	return node->data.scalar.length == strlen(s) &&
-	       !memcmp(node->data.scalar.value, s, node->data.scalar.length);
-}
-
-/* The kind of a node, for "expected X, got Y". */
-static const char *node_kind(const yaml_node_t *node)
-{
-	switch (node->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	default:
-		return is_null(node) ? "nothing" : "a scalar";
-	}
-}
-
-static yaml_node_t *node_at(struct loader *ld, yaml_node_item_t index)
-{
-	return yaml_document_get_node(ld->doc, index);
-}
-
-/* Lists a table's keys for the unknown-key message. */
-static const char *key_list(char *out, size_t outlen, const struct key_handler *keys, size_t n)
-{
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o < outlen; i++) {
-		int w = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", keys[i].key);
-
-		if (w < 0)
-			break;
-		o += (size_t)w;
-	}
-	return out;
-}
-
-/*
- * Walks a mapping against a table of keys: every key must be a string the
- * table knows, none may repeat, and each value goes to its handler. `what`
- * names the mapping in messages.
- */
-static int parse_mapping(struct loader *ld, yaml_node_t *node, const char *what,
-			 const struct key_handler *keys, size_t nkeys, void *obj)
-{
-	size_t first_line[MAPPING_MAX_KEYS] = {0};
-	char q[QUOTE_MAX], list[128];
-
-	if (node->type != YAML_MAPPING_NODE)
-		return fail(ld, node_line(node), "%s: expected a mapping, got %s", what,
-			    node_kind(node));
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *key = node_at(ld, pair->key);
-		yaml_node_t *value = node_at(ld, pair->value);
-		size_t i;
-		int err;
-
-		if (!key || !value)
-			return fail(ld, node_line(node), "%s: broken mapping", what);
-		if (key->type != YAML_SCALAR_NODE)
-			return fail(ld, node_line(key), "%s: a key must be a string, got %s", what,
-				    node_kind(key));
-		for (i = 0; i < nkeys; i++)
-			if (scalar_is(key, keys[i].key))
-				break;
-		if (i == nkeys)
-			return fail(ld, node_line(key),
-				    "unknown key %s in %s (expected one of: %s)", QUOTE(q, key),
-				    what, key_list(list, sizeof(list), keys, nkeys));
-		if (first_line[i])
-			return fail(ld, node_line(key),
-				    "duplicate key \"%s\" in %s (first at line %zu)", keys[i].key,
-				    what, first_line[i]);
-		first_line[i] = node_line(key);
-		err = keys[i].parse(ld, keys[i].key, value, (char *)obj + keys[i].offset);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/* Checks that a value is a usable string and stores the node. */
-static int parse_string(struct loader *ld, const char *key, yaml_node_t *value, void *field)
-{
-	if (value->type != YAML_SCALAR_NODE || is_null(value))
-		return fail(ld, node_line(value), "%s: expected a string, got %s", key,
-			    node_kind(value));
-	if (!value->data.scalar.length)
-		return fail(ld, node_line(value), "%s: must not be empty", key);
-	/* A "\0" escape would silently cut the C string. */
-	if (strlen((const char *)value->data.scalar.value) != value->data.scalar.length)
-		return fail(ld, node_line(value), "%s: contains a NUL character", key);
-	*(yaml_node_t **)field = value;
-	return 0;
-}
-
-/* YAML 1.2 booleans only: "yes", "on" and friends are YAML 1.1 traps. */
-static int parse_bool(struct loader *ld, const char *key, yaml_node_t *value, void *field)
-{
-	static const char *const truths[] = {"true", "True", "TRUE"};
-	static const char *const lies[] = {"false", "False", "FALSE"};
-	char q[QUOTE_MAX];
-
-	if (value->type != YAML_SCALAR_NODE || is_null(value))
-		return fail(ld, node_line(value), "%s: expected true or false, got %s", key,
-			    node_kind(value));
-	for (size_t i = 0; i < ARRAY_SIZE(truths); i++) {
-		if (scalar_is(value, truths[i])) {
-			*(bool *)field = true;
-			return 0;
-		}
-		if (scalar_is(value, lies[i])) {
-			*(bool *)field = false;
-			return 0;
-		}
-	}
-	return fail(ld, node_line(value), "%s: expected true or false, got %s", key,
-		    QUOTE(q, value));
-}
-
-static int parse_duration_value(struct loader *ld, const char *key, yaml_node_t *value, void *field)
-{
-	char q[QUOTE_MAX];
-
-	if (value->type != YAML_SCALAR_NODE || is_null(value))
-		return fail(ld, node_line(value), "%s: expected a duration, got %s", key,
-			    node_kind(value));
+	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
+		return yaml_fail(ld, yaml_line(value), "%s: expected a duration, got %s", key,
+			    yaml_kind(value));
 	if (strlen((const char *)value->data.scalar.value) != value->data.scalar.length ||
 	    config_parse_duration((const char *)value->data.scalar.value, field))
-		return fail(ld, node_line(value),
+		return yaml_fail(ld, yaml_line(value),
 			    "%s: invalid duration %s (expected e.g. 60s, 1h30m, 500ms, 2d)", key,
-			    QUOTE(q, value));
+			    YAML_QUOTE(q, value));
 	return 0;
 }
 
@@ -333,29 +105,29 @@ static int scan_part(const char **pos, struct name_part *part)
 }
 
 /* Explains a template error found by scan_part. */
-static int template_fail(struct loader *ld, size_t line, const char *tmpl, const char *at,
+static int template_fail(struct yaml_loader *ld, size_t line, const char *tmpl, const char *at,
 			 const struct name_part *part, int err)
 {
-	char q[QUOTE_MAX];
+	char q[YAML_QUOTE_MAX];
 
 	if (err == -ENOENT)
-		return fail(ld, line,
+		return yaml_fail(ld, line,
 			    "name: unknown placeholder %s (expected {comm}, {exe}, {exe_path}, "
 			    "{user}, {cgroup} or {0}..{9}; write {{ and }} for literal braces)",
-			    quote(q, sizeof(q), part->text, part->len));
+			    yaml_quote(q, sizeof(q), part->text, part->len));
 	if (*at == '{')
-		return fail(ld, line, "name: unterminated \"{\" at column %zu of %s",
-			    (size_t)(at - tmpl) + 1, quote(q, sizeof(q), tmpl, strlen(tmpl)));
-	return fail(ld, line,
+		return yaml_fail(ld, line, "name: unterminated \"{\" at column %zu of %s",
+			    (size_t)(at - tmpl) + 1, yaml_quote(q, sizeof(q), tmpl, strlen(tmpl)));
+	return yaml_fail(ld, line,
 		    "name: single \"}\" at column %zu of %s (write }} for a literal brace)",
-		    (size_t)(at - tmpl) + 1, quote(q, sizeof(q), tmpl, strlen(tmpl)));
+		    (size_t)(at - tmpl) + 1, yaml_quote(q, sizeof(q), tmpl, strlen(tmpl)));
 }
 
 /*
  * Parses a name template into a NAME_END-terminated array of parts that point
  * into tmpl (which must outlive them). *max_index is the highest {N}, or -1.
  */
-static int parse_template(struct loader *ld, size_t line, const char *tmpl, struct name_part **out,
+static int parse_template(struct yaml_loader *ld, size_t line, const char *tmpl, struct name_part **out,
 			  int *max_index)
 {
 	struct name_part part, *parts;
@@ -529,32 +301,32 @@ static bool regex_too_big(const char *re)
 }
 
 /* Compiles the cmdline regex, checking that the name's {N} exist in it. */
-static int compile_cmdline(struct loader *ld, const struct group_draft *d, struct group_matcher *m,
+static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d, struct group_matcher *m,
 			   int max_index)
 {
 	const char *re = (const char *)d->cmdline->data.scalar.value;
-	char q[QUOTE_MAX], why[256];
+	char q[YAML_QUOTE_MAX], why[256];
 	int rc;
 
 	if (regex_too_big(re))
-		return fail(ld, node_line(d->cmdline),
+		return yaml_fail(ld, yaml_line(d->cmdline),
 			    "cmdline: regex %s is too complex (longer than %d bytes, or its "
 			    "repetitions expand to more than %d elements)",
-			    QUOTE(q, d->cmdline), REGEX_MAX_LEN, REGEX_MAX_SIZE);
+			    YAML_QUOTE(q, d->cmdline), REGEX_MAX_LEN, REGEX_MAX_SIZE);
 	/* Without captures in the name, REG_NOSUB lets regexec skip the
 	 * bookkeeping of where groups matched. */
 	rc = regcomp(&m->cmdline_re, re, REG_EXTENDED | (max_index < 0 ? REG_NOSUB : 0));
 	if (rc) {
 		regerror(rc, &m->cmdline_re, why, sizeof(why));
 		regfree(&m->cmdline_re);
-		return fail(ld, node_line(d->cmdline), "cmdline: invalid regex %s: %s",
-			    QUOTE(q, d->cmdline), why);
+		return yaml_fail(ld, yaml_line(d->cmdline), "cmdline: invalid regex %s: %s",
+			    YAML_QUOTE(q, d->cmdline), why);
 	}
 	if (max_index > (int)m->cmdline_re.re_nsub) {
 		regfree(&m->cmdline_re);
-		return fail(ld, node_line(d->name),
+		return yaml_fail(ld, yaml_line(d->name),
 			    "name: {%d} but cmdline %s has %zu capture group%s", max_index,
-			    QUOTE(q, d->cmdline), m->cmdline_re.re_nsub,
+			    YAML_QUOTE(q, d->cmdline), m->cmdline_re.re_nsub,
 			    m->cmdline_re.re_nsub == 1 ? "" : "s");
 	}
 	m->cmdline = strdup(re);
@@ -578,9 +350,9 @@ static int dup_scalar(const yaml_node_t *node, char **out)
  * Turns a draft into a matcher. On failure the matcher may be half filled:
  * config_free releases it (cmdline is set only once its regex is compiled).
  */
-static int build_matcher(struct loader *ld, const struct group_draft *d, struct group_matcher *m)
+static int build_matcher(struct yaml_loader *ld, const struct group_draft *d, struct group_matcher *m)
 {
-	size_t name_line = d->name ? node_line(d->name) : m->line;
+	size_t name_line = d->name ? yaml_line(d->name) : m->line;
 	int max_index, err;
 
 	m->pss = d->pss;
@@ -597,47 +369,47 @@ static int build_matcher(struct loader *ld, const struct group_draft *d, struct 
 	if (d->cmdline)
 		return compile_cmdline(ld, d, m, max_index);
 	if (max_index >= 0)
-		return fail(ld, name_line, "name: {%d} needs a cmdline regex to take it from",
+		return yaml_fail(ld, name_line, "name: {%d} needs a cmdline regex to take it from",
 			    max_index);
 	return 0;
 }
 
 /* clang-format off */
-static const struct key_handler group_keys[] = {
-	{"name", parse_string, offsetof(struct group_draft, name)},
-	{"comm", parse_string, offsetof(struct group_draft, comm)},
-	{"exe", parse_string, offsetof(struct group_draft, exe)},
-	{"cmdline", parse_string, offsetof(struct group_draft, cmdline)},
-	{"pss", parse_bool, offsetof(struct group_draft, pss)},
+static const struct yaml_key group_keys[] = {
+	{"name", yaml_parse_string, offsetof(struct group_draft, name)},
+	{"comm", yaml_parse_string, offsetof(struct group_draft, comm)},
+	{"exe", yaml_parse_string, offsetof(struct group_draft, exe)},
+	{"cmdline", yaml_parse_string, offsetof(struct group_draft, cmdline)},
+	{"pss", yaml_parse_bool, offsetof(struct group_draft, pss)},
 };
 /* clang-format on */
 
-static int parse_group(struct loader *ld, yaml_node_t *node, struct group_matcher *m)
+static int parse_group(struct yaml_loader *ld, yaml_node_t *node, struct group_matcher *m)
 {
 	struct group_draft d = {0};
 	int err;
 
-	m->line = (unsigned)node_line(node);
-	err = parse_mapping(ld, node, "a process.groups entry", group_keys, ARRAY_SIZE(group_keys),
+	m->line = (unsigned)yaml_line(node);
+	err = yaml_parse_mapping(ld, node, "a process.groups entry", group_keys, ARRAY_SIZE(group_keys),
 			    &d);
 	if (err)
 		return err;
 	return build_matcher(ld, &d, m);
 }
 
-static int parse_groups(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+static int parse_groups(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
 	struct config *cfg = field;
 	yaml_node_item_t *items;
 	size_t n;
 
 	if (value->type != YAML_SEQUENCE_NODE)
-		return fail(ld, node_line(value), "%s: expected a list of groups, got %s", key,
-			    node_kind(value));
+		return yaml_fail(ld, yaml_line(value), "%s: expected a list of groups, got %s", key,
+			    yaml_kind(value));
 	items = value->data.sequence.items.start;
 	n = (size_t)(value->data.sequence.items.top - items);
 	if (!n)
-		return fail(ld, node_line(value),
+		return yaml_fail(ld, yaml_line(value),
 			    "%s: empty list, so no process would be reported (remove the key to "
 			    "group every process by comm)",
 			    key);
@@ -645,11 +417,11 @@ static int parse_groups(struct loader *ld, const char *key, yaml_node_t *value, 
 	if (!cfg->groups)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = node_at(ld, items[i]);
+		yaml_node_t *item = yaml_node(ld, items[i]);
 		int err;
 
 		if (!item)
-			return fail(ld, node_line(value), "%s: broken list", key);
+			return yaml_fail(ld, yaml_line(value), "%s: broken list", key);
 		cfg->n_groups = i + 1; /* config_free sees the half-built one */
 		err = parse_group(ld, item, &cfg->groups[i]);
 		if (err)
@@ -659,18 +431,18 @@ static int parse_groups(struct loader *ld, const char *key, yaml_node_t *value, 
 }
 
 /* clang-format off */
-static const struct key_handler process_keys[] = {
+static const struct yaml_key process_keys[] = {
 	{"pss_max_age", parse_duration_value, offsetof(struct config, pss_max_age)},
 	{"groups", parse_groups, 0},
 };
 /* clang-format on */
 
-static int parse_process(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+static int parse_process(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
 	/* "process:" with every sub-key commented out means the defaults. */
-	if (is_null(value))
+	if (yaml_is_null(value))
 		return 0;
-	return parse_mapping(ld, value, key, process_keys, ARRAY_SIZE(process_keys), field);
+	return yaml_parse_mapping(ld, value, key, process_keys, ARRAY_SIZE(process_keys), field);
 }
 
 /* What one sessions.dirs entry says, before it is checked and copied. */
@@ -689,7 +461,7 @@ struct tcp_draft {
 };
 
 /* Stores a node of any kind; the caller's builder checks it. */
-static int parse_node(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+static int parse_node(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
 	(void)ld;
 	(void)key;
@@ -698,9 +470,9 @@ static int parse_node(struct loader *ld, const char *key, yaml_node_t *value, vo
 }
 
 /* A required key that the mapping at `node` lacks. */
-static int missing(struct loader *ld, const yaml_node_t *node, const char *what, const char *key)
+static int missing(struct yaml_loader *ld, const yaml_node_t *node, const char *what, const char *key)
 {
-	return fail(ld, node_line(node), "%s: missing required key \"%s\"", what, key);
+	return yaml_fail(ld, yaml_line(node), "%s: missing required key \"%s\"", what, key);
 }
 
 static const char *scalar(const yaml_node_t *node)
@@ -709,25 +481,25 @@ static const char *scalar(const yaml_node_t *node)
 }
 
 /* A pool label must name one series per source: no two directories share one. */
-static int check_pool_unique(struct loader *ld, const struct config *cfg, const yaml_node_t *pool)
+static int check_pool_unique(struct yaml_loader *ld, const struct config *cfg, const yaml_node_t *pool)
 {
-	char q[QUOTE_MAX];
+	char q[YAML_QUOTE_MAX];
 
 	for (size_t i = 0; i < cfg->n_dirs; i++)
 		if (cfg->dirs[i].pool && !strcmp(cfg->dirs[i].pool, scalar(pool)))
-			return fail(ld, node_line(pool),
+			return yaml_fail(ld, yaml_line(pool),
 				    "pool: %s is already the pool of the sessions.dirs entry at "
 				    "line %u",
-				    QUOTE(q, pool), cfg->dirs[i].line);
+				    YAML_QUOTE(q, pool), cfg->dirs[i].line);
 	return 0;
 }
 
 /* Checks a draft and copies it into d, the next free entry of cfg->dirs. */
-static int build_dir(struct loader *ld, yaml_node_t *node, const struct dir_draft *dr,
+static int build_dir(struct yaml_loader *ld, yaml_node_t *node, const struct dir_draft *dr,
 		     struct config *cfg, struct sessdir_config *d)
 {
 	const char *what = "a sessions.dirs entry";
-	char q[QUOTE_MAX];
+	char q[YAML_QUOTE_MAX];
 	int err;
 
 	if (!dr->pool)
@@ -737,17 +509,17 @@ static int build_dir(struct loader *ld, yaml_node_t *node, const struct dir_draf
 	if (!dr->ttl)
 		return missing(ld, node, what, "ttl");
 	if (scalar(dr->path)[0] != '/')
-		return fail(ld, node_line(dr->path), "path: must be absolute, got %s",
-			    QUOTE(q, dr->path));
+		return yaml_fail(ld, yaml_line(dr->path), "path: must be absolute, got %s",
+			    YAML_QUOTE(q, dr->path));
 	err = parse_duration_value(ld, "ttl", dr->ttl, &d->ttl);
 	if (err)
 		return err;
 	if (!(d->ttl > 0))
-		return fail(ld, node_line(dr->ttl), "ttl: must be more than 0");
+		return yaml_fail(ld, yaml_line(dr->ttl), "ttl: must be more than 0");
 	err = check_pool_unique(ld, cfg, dr->pool);
 	if (err)
 		return err;
-	d->line = (unsigned)node_line(node);
+	d->line = (unsigned)yaml_line(node);
 	d->pool = strdup(scalar(dr->pool));
 	d->path = strdup(scalar(dr->path));
 	d->match = strdup(dr->match ? scalar(dr->match) : "*");
@@ -757,41 +529,41 @@ static int build_dir(struct loader *ld, yaml_node_t *node, const struct dir_draf
 }
 
 /* clang-format off */
-static const struct key_handler dir_keys[] = {
-	{"pool", parse_string, offsetof(struct dir_draft, pool)},
-	{"path", parse_string, offsetof(struct dir_draft, path)},
-	{"match", parse_string, offsetof(struct dir_draft, match)},
+static const struct yaml_key dir_keys[] = {
+	{"pool", yaml_parse_string, offsetof(struct dir_draft, pool)},
+	{"path", yaml_parse_string, offsetof(struct dir_draft, path)},
+	{"match", yaml_parse_string, offsetof(struct dir_draft, match)},
 	{"ttl", parse_node, offsetof(struct dir_draft, ttl)},
 };
 /* clang-format on */
 
-static int parse_dirs(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+static int parse_dirs(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
 	struct config *cfg = field;
 	yaml_node_item_t *items;
 	size_t n;
 
-	if (is_null(value))
+	if (yaml_is_null(value))
 		return 0;
 	if (value->type != YAML_SEQUENCE_NODE)
-		return fail(ld, node_line(value), "%s: expected a list of directories, got %s", key,
-			    node_kind(value));
+		return yaml_fail(ld, yaml_line(value), "%s: expected a list of directories, got %s", key,
+			    yaml_kind(value));
 	items = value->data.sequence.items.start;
 	n = (size_t)(value->data.sequence.items.top - items);
 	if (!n)
-		return fail(ld, node_line(value),
+		return yaml_fail(ld, yaml_line(value),
 			    "%s: empty list (remove the key to watch no directory)", key);
 	cfg->dirs = calloc(n, sizeof(*cfg->dirs));
 	if (!cfg->dirs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = node_at(ld, items[i]);
+		yaml_node_t *item = yaml_node(ld, items[i]);
 		struct dir_draft dr = {0};
 		int err;
 
 		if (!item)
-			return fail(ld, node_line(value), "%s: broken list", key);
-		err = parse_mapping(ld, item, "a sessions.dirs entry", dir_keys,
+			return yaml_fail(ld, yaml_line(value), "%s: broken list", key);
+		err = yaml_parse_mapping(ld, item, "a sessions.dirs entry", dir_keys,
 				    ARRAY_SIZE(dir_keys), &dr);
 		if (!err)
 			err = build_dir(ld, item, &dr, cfg, &cfg->dirs[i]);
@@ -823,80 +595,80 @@ static bool port_value(const yaml_node_t *node, uint16_t *out)
 	return true;
 }
 
-static int parse_ports(struct loader *ld, yaml_node_t *value, struct tcp_config *tcp)
+static int parse_ports(struct yaml_loader *ld, yaml_node_t *value, struct tcp_config *tcp)
 {
 	yaml_node_item_t *items;
 	size_t n;
-	char q[QUOTE_MAX];
+	char q[YAML_QUOTE_MAX];
 
 	if (value->type != YAML_SEQUENCE_NODE)
-		return fail(ld, node_line(value), "ports: expected a list of ports, got %s",
-			    node_kind(value));
+		return yaml_fail(ld, yaml_line(value), "ports: expected a list of ports, got %s",
+			    yaml_kind(value));
 	items = value->data.sequence.items.start;
 	n = (size_t)(value->data.sequence.items.top - items);
 	if (!n)
-		return fail(ld, node_line(value), "ports: empty list");
+		return yaml_fail(ld, yaml_line(value), "ports: empty list");
 	tcp->ports = calloc(n, sizeof(*tcp->ports));
 	if (!tcp->ports)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = node_at(ld, items[i]);
+		yaml_node_t *item = yaml_node(ld, items[i]);
 
 		if (!item)
-			return fail(ld, node_line(value), "ports: broken list");
+			return yaml_fail(ld, yaml_line(value), "ports: broken list");
 		if (item->type != YAML_SCALAR_NODE || !port_value(item, &tcp->ports[i]))
-			return fail(ld, node_line(item), "ports: expected a port 1..65535, got %s",
-				    item->type == YAML_SCALAR_NODE && !is_null(item)
-					? QUOTE(q, item)
-					: node_kind(item));
+			return yaml_fail(ld, yaml_line(item), "ports: expected a port 1..65535, got %s",
+				    item->type == YAML_SCALAR_NODE && !yaml_is_null(item)
+					? YAML_QUOTE(q, item)
+					: yaml_kind(item));
 		for (size_t j = 0; j < i; j++) {
 			if (tcp->ports[j] != tcp->ports[i])
 				continue;
-			return fail(ld, node_line(item),
+			return yaml_fail(ld, yaml_line(item),
 				    "ports: duplicate port %u (first at line %zu)",
-				    (unsigned)tcp->ports[i], node_line(node_at(ld, items[j])));
+				    (unsigned)tcp->ports[i], yaml_line(yaml_node(ld, items[j])));
 		}
 		tcp->n_ports = i + 1;
 	}
 	return 0;
 }
 
-static int parse_method(struct loader *ld, const yaml_node_t *value, enum tcp_method *out)
+static int parse_method(struct yaml_loader *ld, const yaml_node_t *value, enum tcp_method *out)
 {
 	static const char *const names[] = {"auto", "netlink", "procfs"};
-	char q[QUOTE_MAX];
+	char q[YAML_QUOTE_MAX];
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (scalar_is(value, names[i])) {
+		if (yaml_scalar_is(value, names[i])) {
 			*out = (enum tcp_method)i;
 			return 0;
 		}
 	}
-	return fail(ld, node_line(value), "method: expected auto, netlink or procfs, got %s",
-		    QUOTE(q, value));
+	return yaml_fail(ld, yaml_line(value), "method: expected auto, netlink or procfs, got %s",
+		    YAML_QUOTE(q, value));
 }
 
 /* clang-format off */
-static const struct key_handler tcp_keys[] = {
-	{"pool", parse_string, offsetof(struct tcp_draft, pool)},
+static const struct yaml_key tcp_keys[] = {
+	{"pool", yaml_parse_string, offsetof(struct tcp_draft, pool)},
 	{"ports", parse_node, offsetof(struct tcp_draft, ports)},
-	{"method", parse_string, offsetof(struct tcp_draft, method)},
+	{"method", yaml_parse_string, offsetof(struct tcp_draft, method)},
 };
 /* clang-format on */
 
 _Static_assert(TCP_METHOD_AUTO == 0 && TCP_METHOD_NETLINK == 1 && TCP_METHOD_PROCFS == 2,
 	       "parse_method's table follows enum tcp_method");
 
-static int parse_tcp(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+static int parse_tcp(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
 	struct tcp_config *tcp = &((struct config *)field)->tcp;
 	struct tcp_draft dr = {0};
 	int err;
 
 	(void)key;
-	if (is_null(value))
+	if (yaml_is_null(value))
 		return 0;
-	err = parse_mapping(ld, value, "sessions.tcp", tcp_keys, ARRAY_SIZE(tcp_keys), &dr);
+	err = yaml_parse_mapping(ld, value, "sessions.tcp", tcp_keys, ARRAY_SIZE(tcp_keys), &dr);
 	if (err)
 		return err;
 	if (!dr.pool)
@@ -913,36 +685,36 @@ static int parse_tcp(struct loader *ld, const char *key, yaml_node_t *value, voi
 }
 
 /* clang-format off */
-static const struct key_handler sessions_keys[] = {
+static const struct yaml_key sessions_keys[] = {
 	{"dirs", parse_dirs, 0},
 	{"tcp", parse_tcp, 0},
 };
 /* clang-format on */
 
-static int parse_sessions(struct loader *ld, const char *key, yaml_node_t *value, void *field)
+static int parse_sessions(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
-	if (is_null(value))
+	if (yaml_is_null(value))
 		return 0;
-	return parse_mapping(ld, value, key, sessions_keys, ARRAY_SIZE(sessions_keys), field);
+	return yaml_parse_mapping(ld, value, key, sessions_keys, ARRAY_SIZE(sessions_keys), field);
 }
 
 /* The top level: each key is the settings of one or more collectors. */
 /* clang-format off */
-static const struct key_handler top_keys[] = {
+static const struct yaml_key top_keys[] = {
 	{"process", parse_process, 0},
 	{"sessions", parse_sessions, 0},
 };
 /* clang-format on */
 
-_Static_assert(ARRAY_SIZE(group_keys) <= MAPPING_MAX_KEYS, "group_keys");
-_Static_assert(ARRAY_SIZE(process_keys) <= MAPPING_MAX_KEYS, "process_keys");
-_Static_assert(ARRAY_SIZE(dir_keys) <= MAPPING_MAX_KEYS, "dir_keys");
-_Static_assert(ARRAY_SIZE(tcp_keys) <= MAPPING_MAX_KEYS, "tcp_keys");
-_Static_assert(ARRAY_SIZE(sessions_keys) <= MAPPING_MAX_KEYS, "sessions_keys");
-_Static_assert(ARRAY_SIZE(top_keys) <= MAPPING_MAX_KEYS, "top_keys");
+_Static_assert(ARRAY_SIZE(group_keys) <= YAML_MAPPING_MAX_KEYS, "group_keys");
+_Static_assert(ARRAY_SIZE(process_keys) <= YAML_MAPPING_MAX_KEYS, "process_keys");
+_Static_assert(ARRAY_SIZE(dir_keys) <= YAML_MAPPING_MAX_KEYS, "dir_keys");
+_Static_assert(ARRAY_SIZE(tcp_keys) <= YAML_MAPPING_MAX_KEYS, "tcp_keys");
+_Static_assert(ARRAY_SIZE(sessions_keys) <= YAML_MAPPING_MAX_KEYS, "sessions_keys");
+_Static_assert(ARRAY_SIZE(top_keys) <= YAML_MAPPING_MAX_KEYS, "top_keys");
 
 /* The matcher used when the file has no process.groups: everything by comm. */
-static int add_default_group(struct loader *ld, struct config *cfg)
+static int add_default_group(struct yaml_loader *ld, struct config *cfg)
 {
 	struct group_draft d = {0};
 
@@ -995,7 +767,7 @@ static struct config *config_new(const char *procfs, const char *sysfs)
 
 int config_default(const char *procfs, const char *sysfs, struct config **out)
 {
-	struct loader ld = {.path = "(default)"};
+	struct yaml_loader ld = {.path = "(default)"};
 	struct config *cfg = config_new(procfs, sysfs);
 	int err;
 
@@ -1041,137 +813,18 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
-/* Reads the whole file, up to CONFIG_MAX_BYTES, NUL-terminated. */
-static int read_file(const char *path, char **out, size_t *outlen)
-{
-	size_t len = 0, cap = 4096;
-	char *buf, *bigger;
-	struct stat st;
-	int fd, err = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out_close;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = -EISDIR;
-		goto out_close;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out_close;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len > CONFIG_MAX_BYTES) {
-			err = -EFBIG;
-			goto out_free_buf;
-		}
-		if (len + 1 == cap) {
-			bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				err = -ENOMEM;
-				goto out_free_buf;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out_free_buf;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	goto out_close;
-
-out_free_buf:
-	free(buf);
-out_close:
-	close(fd);
-	return err;
-}
-
-/* Reports a libyaml failure with the line it happened on. */
-static int yaml_fail(struct loader *ld, const yaml_parser_t *parser)
-{
-	size_t line = parser->problem_mark.line + 1;
-
-	if (parser->error == YAML_MEMORY_ERROR) {
-		fail(ld, 0, "out of memory");
-		return -ENOMEM;
-	}
-	if (parser->error == YAML_READER_ERROR) {
-		/* Reader errors (bad UTF-8, control bytes) carry a byte offset,
-		 * not a mark. */
-		line = 1;
-		for (size_t i = 0; i < parser->problem_offset && i < ld->len; i++)
-			line += ld->buf[i] == '\n';
-	}
-	if (parser->context)
-		return fail(ld, line, "invalid YAML: %s (%s at line %zu)",
-			    parser->problem ? parser->problem : "error", parser->context,
-			    parser->context_mark.line + 1);
-	return fail(ld, line, "invalid YAML: %s", parser->problem ? parser->problem : "error");
-}
-
-/* Parses the first YAML document and makes sure no second one follows. */
-static int load_document(struct loader *ld, yaml_document_t *doc)
-{
-	yaml_parser_t parser;
-	yaml_document_t extra;
-	yaml_node_t *root;
-	int err = 0;
-
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->buf, ld->len);
-	if (!yaml_parser_load(&parser, doc)) {
-		err = yaml_fail(ld, &parser);
-		goto out_delete_parser;
-	}
-	if (!yaml_parser_load(&parser, &extra)) {
-		err = yaml_fail(ld, &parser);
-		goto out_delete_doc;
-	}
-	root = yaml_document_get_root_node(&extra);
-	if (root)
-		err = fail(ld, node_line(root),
-			   "more than one YAML document (memtide reads one; remove the \"---\")");
-	yaml_document_delete(&extra);
-	if (!err)
-		goto out_delete_parser;
-out_delete_doc:
-	yaml_document_delete(doc);
-out_delete_parser:
-	yaml_parser_delete(&parser);
-	return err;
-}
-
 /* Fills cfg from the parsed file. */
-static int parse_config(struct loader *ld, struct config *cfg)
+static int parse_config(struct yaml_loader *ld, struct config *cfg)
 {
 	yaml_node_t *root = yaml_document_get_root_node(ld->doc);
 	int err;
 
 	/* An empty file, or one with only comments, is the default config. */
-	if (root && !is_null(root)) {
+	if (root && !yaml_is_null(root)) {
 		if (root->type != YAML_MAPPING_NODE)
-			return fail(ld, node_line(root),
-				    "expected a mapping at the top level, got %s", node_kind(root));
-		err = parse_mapping(ld, root, "the top-level mapping", top_keys,
+			return yaml_fail(ld, yaml_line(root),
+				    "expected a mapping at the top level, got %s", yaml_kind(root));
+		err = yaml_parse_mapping(ld, root, "the top-level mapping", top_keys,
 				    ARRAY_SIZE(top_keys), cfg);
 		if (err)
 			return err;
@@ -1188,7 +841,7 @@ static int parse_config(struct loader *ld, struct config *cfg)
 int config_load(const char *path, const char *procfs, const char *sysfs, struct config **out,
 		char *err, size_t errlen)
 {
-	struct loader ld = {.path = path, .err = err, .errlen = errlen};
+	struct yaml_loader ld = {.path = path, .err = err, .errlen = errlen};
 	yaml_document_t doc;
 	struct config *cfg;
 	char *buf = NULL;
@@ -1196,13 +849,13 @@ int config_load(const char *path, const char *procfs, const char *sysfs, struct 
 
 	if (err && errlen)
 		err[0] = '\0';
-	rc = read_file(path, &buf, &ld.len);
+	rc = yaml_read_file(path, &buf, &ld.len);
 	if (rc) {
-		fail(&ld, 0, "%s", strerror(-rc));
+		yaml_fail(&ld, 0, "%s", strerror(-rc));
 		return rc;
 	}
 	ld.buf = buf;
-	rc = load_document(&ld, &doc);
+	rc = yaml_load_document(&ld, &doc);
 	if (rc)
 		goto out_free_buf;
 	ld.doc = &doc;
@@ -1222,7 +875,7 @@ int config_load(const char *path, const char *procfs, const char *sysfs, struct 
 out_free_cfg:
 	config_free(cfg);
 	if (rc == -ENOMEM)
-		fail(&ld, 0, "out of memory");
+		yaml_fail(&ld, 0, "out of memory");
 out_delete_doc:
 	yaml_document_delete(&doc);
 out_free_buf:
