@@ -24,12 +24,14 @@ PYTHON ?= /usr/bin/python3
 VERSION := 0.1.0
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev
+BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev \
+	libgnutls28-dev libcrypt-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
-	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox
+	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox \
+	openssl
 BENCH_PACKAGES := prometheus-process-exporter
 
-PKGS := libmicrohttpd libproc2 yaml-0.1 zlib
+PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt
 # Recursive (=) on purpose: evaluated when a recipe runs, after ensure-packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))

@@ -15,13 +15,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "basic_auth.h"
 #include "collector.h"
 #include "config.h"
 #include "expo.h"
+#include "http_tls.h"
 #include "log.h"
 #include "negotiate.h"
 #include "runtime.h"
 #include "scrape.h"
+#include "webconfig.h"
 
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
 #define MAX_SCRAPE_TIMEOUT 300.0
@@ -29,17 +32,45 @@
 #define THREAD_STACK_SIZE (512u << 10)
 #define LANDING_PAGE_MAX 16384
 
-struct http_server {
+/*
+ * One libmicrohttpd daemon serving the server's socket with one web config.
+ * A reload starts a new listener on the same socket and stops the old one
+ * once its requests are done, so TLS settings and users change without
+ * dropping a connection or closing the socket.
+ */
+struct listener {
+	struct http_server *srv;
+	struct web_config *web;  /* NULL: plain HTTP, no authentication */
+	struct basic_auth *auth; /* NULL: no users */
 	struct MHD_Daemon *daemon;
+};
+
+struct http_server {
 	struct http_options opts;
+	char address[128]; /* as bound, for messages */
+	int fd;
+	struct listener *current;
 	unsigned in_flight; /* atomic: scrapes being answered now */
 };
 
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type,
-			       char *body, size_t len, bool must_free)
+/* Every response leaves through here: the web config's headers go on all of them. */
+static enum MHD_Result queue(const struct listener *l, struct MHD_Connection *c, unsigned status,
+			     struct MHD_Response *r)
+{
+	enum MHD_Result ret;
+
+	for (size_t i = 0; l->web && i < l->web->n_headers; i++)
+		MHD_add_response_header(r, l->web->headers[i].name, l->web->headers[i].value);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result respond(const struct listener *l, struct MHD_Connection *c,
+			       unsigned status, const char *type, char *body, size_t len,
+			       bool must_free)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 
 	r = MHD_create_response_from_buffer(len, body,
 					    must_free ? MHD_RESPMEM_MUST_FREE
@@ -52,14 +83,17 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Basic realm=\"memtide_exporter\"");
+	return queue(l, c, status, r);
 }
 
-static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *text)
+static enum MHD_Result respond_text(const struct listener *l, struct MHD_Connection *c,
+				    unsigned status, const char *text)
 {
-	return respond(c, status, "text/plain; charset=utf-8", (char *)text, strlen(text), false);
+	return respond(l, c, status, "text/plain; charset=utf-8", (char *)text, strlen(text),
+		       false);
 }
 
 /*
@@ -82,9 +116,9 @@ static double scrape_timeout(struct MHD_Connection *c)
 	return t - fmin(0.5, t / 10);
 }
 
-static enum MHD_Result serve_metrics(const struct http_server *srv, struct MHD_Connection *c)
+static enum MHD_Result serve_metrics(const struct listener *l, struct MHD_Connection *c)
 {
-	enum expo_format fmt = srv->opts.openmetrics
+	enum expo_format fmt = l->srv->opts.openmetrics
 				       ? negotiate_format(MHD_lookup_connection_value(
 						 c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT))
 				       : EXPO_TEXT_004;
@@ -93,13 +127,12 @@ static enum MHD_Result serve_metrics(const struct http_server *srv, struct MHD_C
 	struct runtime *rt = runtime_current();
 	struct MHD_Response *r;
 	struct expo *e = NULL;
-	enum MHD_Result ret;
 	char *body;
 	size_t len;
 	int err;
 
 	if (!rt)
-		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
+		return respond_text(l, c, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
 	err = scrape_run(rt, scrape_timeout(c), &e);
 	runtime_put(rt);
 	if (err == 0)
@@ -107,7 +140,7 @@ static enum MHD_Result serve_metrics(const struct http_server *srv, struct MHD_C
 	expo_free(e);
 	if (err) {
 		log_error("scrape failed", "err", strerror(-err), NULL);
-		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "scrape failed\n");
+		return respond_text(l, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "scrape failed\n");
 	}
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
@@ -118,23 +151,22 @@ static enum MHD_Result serve_metrics(const struct http_server *srv, struct MHD_C
 	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	if (gzip)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(l, c, MHD_HTTP_OK, r);
 }
 
 /* Bounds concurrent scrapes: past max_requests, 503 at once rather than a pile-up. */
-static enum MHD_Result serve_metrics_bounded(struct http_server *srv, struct MHD_Connection *c)
+static enum MHD_Result serve_metrics_bounded(const struct listener *l, struct MHD_Connection *c)
 {
+	struct http_server *srv = l->srv;
 	unsigned now = __atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL);
 	enum MHD_Result ret;
 
 	if (srv->opts.max_requests && now > srv->opts.max_requests) {
 		log_warn("too many concurrent scrapes; see --web.max-requests", NULL);
-		ret = respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		ret = respond_text(l, c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   "too many concurrent scrapes (--web.max-requests)\n");
 	} else {
-		ret = serve_metrics(srv, c);
+		ret = serve_metrics(l, c);
 	}
 	__atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL);
 	return ret;
@@ -169,8 +201,9 @@ static void html_raw(char *page, size_t cap, size_t *len, const char *fmt, ...)
 		*len = *len + (size_t)n < cap ? *len + (size_t)n : cap - 1;
 }
 
-static enum MHD_Result serve_landing(struct http_server *srv, struct MHD_Connection *c)
+static enum MHD_Result serve_landing(const struct listener *l, struct MHD_Connection *c)
 {
+	const struct http_server *srv = l->srv;
 	struct runtime *rt = runtime_current();
 	char *page = malloc(LANDING_PAGE_MAX);
 	size_t len = 0;
@@ -197,14 +230,33 @@ static enum MHD_Result serve_landing(struct http_server *srv, struct MHD_Connect
 					 : "no config file: every process, grouped by comm");
 	html_raw(page, LANDING_PAGE_MAX, &len, "</p>\n</body></html>\n");
 	runtime_put(rt);
-	return respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, len, true);
+	return respond(l, c, MHD_HTTP_OK, "text/html; charset=utf-8", page, len, true);
+}
+
+/* Every path needs the credentials, as exporter-toolkit asks: the landing
+ * page names the config file and the collectors. */
+static bool authorized(const struct listener *l, struct MHD_Connection *c)
+{
+	char *password = NULL;
+	char *user = MHD_basic_auth_get_username_password(c, &password);
+	bool ok = basic_auth_allows(l->auth, user, password);
+
+	if (password) {
+		explicit_bzero(password, strlen(password));
+		MHD_free(password);
+	}
+	if (user)
+		MHD_free(user);
+	if (!ok)
+		log_debug("unauthorized request", NULL);
+	return ok;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
-	struct http_server *srv = cls;
+	const struct listener *l = cls;
 
 	(void)version;
 	(void)upload_data;
@@ -213,15 +265,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0; /* a body is never wanted: drop it */
 		return MHD_YES;
 	}
+	if (l->auth && !authorized(l, c))
+		return respond_text(l, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-	if (strcmp(url, srv->opts.telemetry_path) == 0)
-		return serve_metrics_bounded(srv, c);
+		return respond_text(l, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (strcmp(url, l->srv->opts.telemetry_path) == 0)
+		return serve_metrics_bounded(l, c);
 	if (strcmp(url, "/") == 0)
-		return serve_landing(srv, c);
+		return serve_landing(l, c);
 	if (strcmp(url, "/-/healthy") == 0)
-		return respond_text(c, MHD_HTTP_OK, "OK\n");
-	return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		return respond_text(l, c, MHD_HTTP_OK, "OK\n");
+	return respond_text(l, c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -332,42 +386,129 @@ static void format_bound(int fd, char *bound, size_t len)
 	snprintf(bound, len, "%s:%u", host, port);
 }
 
-int http_start(const char *address, const struct http_options *opts, struct http_server **out,
-	       char *bound, size_t boundlen, char *err, size_t errlen)
+static void listener_free(struct listener *l)
+{
+	if (!l)
+		return;
+	basic_auth_free(l->auth);
+	web_config_put(l->web);
+	free(l);
+}
+
+/* Starts a daemon on the server's socket with web config wc (may be NULL). */
+static int listener_start(struct http_server *srv, struct web_config *wc, struct listener **out)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	struct MHD_OptionItem items[8 + HTTP_TLS_MAX_OPTIONS];
+	size_t n = 0, n_tls;
+
+	if (!l)
+		return -ENOMEM;
+	l->srv = srv;
+	l->web = web_config_get(wc);
+	if (wc && wc->n_users && !(l->auth = basic_auth_new(wc))) {
+		listener_free(l);
+		return -ENOMEM;
+	}
+	/* The logger first, or libmicrohttpd prints what comes before it itself. */
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->fd, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+					     srv->opts.connection_timeout, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_SIZE, NULL};
+	n_tls = http_tls_options(wc, items + n);
+	n += n_tls;
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	/* MHD_USE_ITC lets a reload quiesce this daemon and hand its socket on. */
+	l->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+					     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+					     MHD_USE_ERROR_LOG | (n_tls ? MHD_USE_TLS : 0),
+				     0, NULL, NULL, handle, l, MHD_OPTION_ARRAY, items,
+				     MHD_OPTION_END);
+	if (!l->daemon) {
+		listener_free(l);
+		return -EIO;
+	}
+	*out = l;
+	return 0;
+}
+
+/* Waits for the listener's requests in flight, then frees it. */
+static void listener_stop(struct listener *l)
+{
+	if (!l)
+		return;
+	MHD_stop_daemon(l->daemon);
+	listener_free(l);
+}
+
+int http_start(const char *address, const struct http_options *opts, struct web_config *web,
+	       struct http_server **out, char *err, size_t errlen)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
-	int fd;
+	int rc;
 
 	if (!srv)
 		return -ENOMEM;
 	srv->opts = *opts;
-	fd = listen_socket(address, err, errlen);
-	if (fd < 0) {
+	srv->fd = listen_socket(address, err, errlen);
+	if (srv->fd < 0) {
+		rc = srv->fd;
 		free(srv);
-		return fd;
+		return rc;
 	}
-	format_bound(fd, bound, boundlen);
-	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handle, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, opts->connection_timeout,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK_SIZE,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-	if (!srv->daemon) {
-		snprintf(err, errlen, "%s: libmicrohttpd could not start", address);
-		close(fd);
+	format_bound(srv->fd, srv->address, sizeof(srv->address));
+	rc = listener_start(srv, web, &srv->current);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: libmicrohttpd could not start%s", address,
+			 web && web->tls ? " with TLS" : "");
+		close(srv->fd);
 		free(srv);
-		return -EIO;
+		return rc;
 	}
 	*out = srv;
 	return 0;
+}
+
+const char *http_address(const struct http_server *srv)
+{
+	return srv->address;
+}
+
+int http_reload(struct http_server *srv, struct web_config *web)
+{
+	struct listener *old = srv->current, *fresh;
+	struct web_config *old_web;
+	int rc;
+
+	if (!old || MHD_quiesce_daemon(old->daemon) == MHD_INVALID_SOCKET)
+		return -EIO;
+	rc = listener_start(srv, web, &fresh);
+	if (rc == 0) {
+		srv->current = fresh;
+		listener_stop(old);
+		return 0;
+	}
+	/* The socket is still ours: serve it again with what ran before. */
+	old_web = web_config_get(old->web);
+	listener_stop(old);
+	srv->current = NULL;
+	if (listener_start(srv, old_web, &srv->current) < 0)
+		log_error("cannot serve again after a failed reload", "address", srv->address,
+			  NULL);
+	web_config_put(old_web);
+	return rc;
 }
 
 void http_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	MHD_stop_daemon(srv->daemon);
+	/* Quiesced first, so that stopping leaves the socket to us in every case. */
+	if (srv->current)
+		MHD_quiesce_daemon(srv->current->daemon);
+	listener_stop(srv->current);
+	close(srv->fd);
 	free(srv);
 }

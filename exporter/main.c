@@ -24,6 +24,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "scrape.h"
+#include "webconfig.h"
 
 #define MAX_LISTEN 8
 #define ONCE_TIMEOUT 60.0
@@ -36,6 +37,7 @@ struct flags {
 	unsigned max_requests;
 	unsigned connection_timeout;
 	const char *config_file;
+	const char *web_config_file;
 	const char *procfs;
 	const char *sysfs;
 	const char *agent_dir;
@@ -52,6 +54,7 @@ enum {
 	OPT_MAX_REQUESTS,
 	OPT_CONNECTION_TIMEOUT,
 	OPT_CONFIG,
+	OPT_WEB_CONFIG,
 	OPT_PROCFS,
 	OPT_SYSFS,
 	OPT_AGENT_DIR,
@@ -69,6 +72,7 @@ static const struct option fixed_options[] = {
 	{"web.max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
 	{"web.connection-timeout", required_argument, NULL, OPT_CONNECTION_TIMEOUT},
 	{"config.file", required_argument, NULL, OPT_CONFIG},
+	{"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
 	{"path.procfs", required_argument, NULL, OPT_PROCFS},
 	{"path.sysfs", required_argument, NULL, OPT_SYSFS},
 	{"collector.agent.dir", required_argument, NULL, OPT_AGENT_DIR},
@@ -100,6 +104,9 @@ static void usage(FILE *to)
 		"                             connection before it is closed (default 60)\n"
 		"  --web.disable-openmetrics  always answer in the text format 0.0.4, even to\n"
 		"                             clients that prefer OpenMetrics\n"
+		"  --web.config.file=FILE     TLS, basic authentication and response headers, in\n"
+		"                             exporter-toolkit's format (as node_exporter reads);\n"
+		"                             SIGHUP reloads it with the certificates it names\n"
 		"  --config.file=FILE         YAML config: process groups and more (default: none,\n"
 		"                             every process grouped by comm); SIGHUP reloads it\n"
 		"  --path.procfs=DIR          procfs mount for the files the exporter reads itself:\n"
@@ -197,6 +204,7 @@ static int apply_option(struct flags *f, int opt, const char *arg)
 		}
 		return 0;
 	case OPT_CONFIG: f->config_file = arg; return 0;
+	case OPT_WEB_CONFIG: f->web_config_file = arg; return 0;
 	case OPT_PROCFS: f->procfs = arg; return 0;
 	case OPT_SYSFS: f->sysfs = arg; return 0;
 	case OPT_AGENT_DIR: f->agent_dir = arg; return 0;
@@ -256,6 +264,21 @@ static int load_config(const struct flags *f, struct config **out)
 	return rc;
 }
 
+/* Loads the web config named by the flags; *out stays NULL without one. */
+static int load_web_config(const struct flags *f, struct web_config **out)
+{
+	char err[1024];
+	int rc;
+
+	*out = NULL;
+	if (!f->web_config_file)
+		return 0;
+	rc = web_config_load(f->web_config_file, out, err, sizeof(err));
+	if (rc < 0)
+		log_error("invalid web config file", "err", err, NULL);
+	return rc;
+}
+
 static int build_runtime(const struct flags *f, struct runtime **out)
 {
 	struct config *cfg;
@@ -289,20 +312,37 @@ static int run_once(struct runtime *rt)
 	return 0;
 }
 
-static void reload(const struct flags *f)
+/* Each file is reloaded on its own: a bad one keeps its running version
+ * without holding the other back. */
+static void reload(const struct flags *f, struct http_server **servers)
 {
+	struct web_config *web;
 	struct runtime *rt;
 
 	log_info("reloading config", "file", f->config_file ? f->config_file : "(none)", NULL);
 	if (build_runtime(f, &rt) < 0) {
 		log_error("reload failed; keeping the running config", NULL);
+	} else {
+		runtime_swap(rt);
+		log_info("config reloaded", NULL);
+	}
+	if (!f->web_config_file)
+		return;
+	if (load_web_config(f, &web) < 0) {
+		log_error("web config reload failed; keeping the running one", NULL);
 		return;
 	}
-	runtime_swap(rt);
-	log_info("config reloaded", NULL);
+	for (size_t i = 0; i < f->n_listen; i++)
+		if (http_reload(servers[i], web) < 0)
+			log_error("cannot apply the new web config; serving with the old one",
+				  "address", http_address(servers[i]), NULL);
+	log_info("web config reloaded", "file", f->web_config_file, "tls",
+		 web->tls ? "on" : "off", NULL);
+	web_config_put(web);
 }
 
-static int start_servers(const struct flags *f, struct http_server **servers)
+static int start_servers(const struct flags *f, struct web_config *web,
+			 struct http_server **servers)
 {
 	struct http_options opts = {.telemetry_path = f->telemetry_path,
 				    .max_requests = f->max_requests,
@@ -310,22 +350,22 @@ static int start_servers(const struct flags *f, struct http_server **servers)
 				    .openmetrics = !f->no_openmetrics};
 
 	for (size_t i = 0; i < f->n_listen; i++) {
-		char bound[128], err[512];
-		int rc = http_start(f->listen[i], &opts, &servers[i], bound, sizeof(bound), err,
-				    sizeof(err));
+		char err[512];
+		int rc = http_start(f->listen[i], &opts, web, &servers[i], err, sizeof(err));
 
 		if (rc < 0) {
 			log_error("cannot listen", "err", err, NULL);
 			return rc;
 		}
-		log_info("listening", "address", bound, "telemetry_path", f->telemetry_path,
-			 NULL);
+		log_info("listening", "address", http_address(servers[i]), "telemetry_path",
+			 f->telemetry_path, "tls", web && web->tls ? "on" : "off", "basic_auth",
+			 web && web->n_users ? "on" : "off", NULL);
 	}
 	return 0;
 }
 
 /* Waits for signals until one says stop. */
-static void serve(const struct flags *f, const sigset_t *sigs)
+static void serve(const struct flags *f, struct http_server **servers, const sigset_t *sigs)
 {
 	for (;;) {
 		int sig;
@@ -333,7 +373,7 @@ static void serve(const struct flags *f, const sigset_t *sigs)
 		if (sigwait(sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(f);
+			reload(f, servers);
 			continue;
 		}
 		log_info("stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
@@ -363,6 +403,7 @@ int main(int argc, char **argv)
 			  .log_level = "info",
 			  .log_format = "logfmt"};
 	struct http_server *servers[MAX_LISTEN] = {NULL};
+	struct web_config *web;
 	struct config *cfg;
 	struct runtime *rt;
 	sigset_t sigs;
@@ -382,19 +423,27 @@ int main(int argc, char **argv)
 
 	if (load_config(&f, &cfg) < 0)
 		return EXIT_USAGE;
-	if (runtime_new(cfg, f.enabled, &rt) < 0)
+	if (load_web_config(&f, &web) < 0) {
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	if (runtime_new(cfg, f.enabled, &rt) < 0) {
+		web_config_put(web);
 		return 1;
+	}
 	if (f.once) {
+		web_config_put(web);
 		rc = run_once(rt);
 		runtime_put(rt);
 		return rc;
 	}
 	runtime_swap(rt);
-	rc = start_servers(&f, servers);
+	rc = start_servers(&f, web, servers);
+	web_config_put(web);
 	if (rc == 0) {
 		log_info("memtide_exporter started", "version", MEMTIDE_VERSION, "config",
 			 f.config_file ? f.config_file : "(none)", NULL);
-		serve(&f, &sigs);
+		serve(&f, servers, &sigs);
 	}
 	for (size_t i = 0; i < MAX_LISTEN; i++)
 		http_stop(servers[i]);

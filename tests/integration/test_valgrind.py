@@ -7,6 +7,8 @@ import pytest
 from conftest import SANITIZED, wait_for
 from test_agent_collector import Program, program
 from test_http import PROMETHEUS_2_ACCEPT
+from test_web_config import (PASSWORD, bcrypt_hash, client_context, pki,  # noqa: F401 (fixtures)
+                             refused, request, tls_config, web_config)
 
 VALGRIND = ("valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=definite",
             "--errors-for-leak-kinds=definite", "--error-exitcode=99", "--track-fds=no")
@@ -62,6 +64,29 @@ def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
         assert p.finish()[0] == 0
     for s in (client, accepted, listener):
         s.close()
+    e.signal(signal.SIGTERM)
+    assert e.proc.wait(timeout=120) == 0, e.read_log()
+    assert "definitely lost" not in e.read_log()
+
+
+@pytest.mark.skipif(SANITIZED, reason="valgrind does not run sanitized binaries")
+def test_tls_and_basic_auth_under_memcheck(exporter_factory, tmp_path, pki, bcrypt_hash):
+    """Handshakes, client certificates, passwords right and wrong, and a reload
+    that swaps the listeners: nothing lost, no errors."""
+    web = web_config(tmp_path, tls_config(pki, client_auth="VerifyClientCertIfGiven") +
+                     f"basic_auth_users:\n  prometheus: '{bcrypt_hash}'\n")
+    e = exporter_factory(f"--web.config.file={web}", "--no-collector.process",
+                         wrapper=VALGRIND, ready_timeout=120)
+    for i in range(30):
+        if i == 15:
+            e.signal(signal.SIGHUP)
+            wait_for(lambda: "web config reloaded" in e.read_log(), timeout=60, what="reload")
+        cert = "client" if i % 2 else None
+        password = PASSWORD if i % 3 else "wrong"
+        status, _, _ = request(e, ctx=client_context(pki, cert), auth=("prometheus", password),
+                               timeout=120)
+        assert status == (200 if i % 3 else 401)
+    assert refused(e, client_context(pki, "rogue"))
     e.signal(signal.SIGTERM)
     assert e.proc.wait(timeout=120) == 0, e.read_log()
     assert "definitely lost" not in e.read_log()
