@@ -128,11 +128,15 @@ build-fuzz/%: tests/fuzz/%.c $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) | deps-test
 		-Icollectors -Iagent -DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ $< $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(PKG_LIBS) -lm
 
+# Each starts from its seeds in tests/fuzz/corpus/NAME (read only) and keeps
+# what it finds in build-fuzz/corpus/NAME for the next run.
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n ($(FUZZ_SECONDS) s)"; \
 		mkdir -p build-fuzz/corpus/$$n; \
-		$$f -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1 \
-			|| { cat build-fuzz/$$n.log; exit 1; }; tail -1 build-fuzz/$$n.log; done
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n \
+			tests/fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1 \
+			|| { cat build-fuzz/$$n.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' build-fuzz/$$n.log | tr '\n' ' '; echo; done
 
 # The unit and integration tests again, against an ASan+UBSan build.
 sanitize: deps-test

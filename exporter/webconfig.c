@@ -13,6 +13,9 @@
 
 #define MAX_USERS 256
 #define MAX_HEADERS 16
+/* Each step doubles bcrypt's time: 10 takes ~60 ms here, 16 some 4 s, and a
+ * scrape (the first after a reload) waits for one check. */
+#define MAX_BCRYPT_COST 16
 
 /* What the file says, node by node, before it is checked and copied. */
 struct tls_draft {
@@ -345,19 +348,20 @@ static int string_map(struct yaml_loader *ld, const char *what, yaml_node_t *nod
 }
 
 /* A hash crypt(3) reads as bcrypt: $2a$, $2b$ or $2y$, a cost of 04 to 31,
- * then 53 characters of salt and digest. */
-static bool is_bcrypt(const char *h)
+ * then 53 characters of salt and digest. Returns the cost, or -1. */
+static int bcrypt_cost(const char *h)
 {
 	size_t len = strlen(h);
 	int cost;
 
 	if (len != 60 || h[0] != '$' || h[1] != '2' || !strchr("aby", h[2]) || h[3] != '$' ||
 	    h[6] != '$' || h[4] < '0' || h[4] > '9' || h[5] < '0' || h[5] > '9')
-		return false;
+		return -1;
 	cost = (h[4] - '0') * 10 + (h[5] - '0');
-	return cost >= 4 && cost <= 31 &&
-	       strspn(h + 7, "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
-		       53;
+	if (cost < 4 || cost > 31 ||
+	    strspn(h + 7, "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != 53)
+		return -1;
+	return cost;
 }
 
 static int build_users(struct yaml_loader *ld, yaml_node_t *node, struct web_config *wc)
@@ -377,12 +381,18 @@ static int build_users(struct yaml_loader *ld, yaml_node_t *node, struct web_con
 	     p++) {
 		yaml_node_t *k = yaml_node(ld, p->key), *v = yaml_node(ld, p->value);
 		struct web_user *u = &wc->users[wc->n_users];
+		int cost = bcrypt_cost((const char *)v->data.scalar.value);
 
-		if (!is_bcrypt((const char *)v->data.scalar.value))
+		if (cost < 0)
 			return yaml_fail(ld, yaml_line(v),
 					 "basic_auth_users: the password of \"%s\" is not a bcrypt "
 					 "hash ($2y$10$..., as htpasswd -nB makes)",
 					 (const char *)k->data.scalar.value);
+		if (cost > MAX_BCRYPT_COST)
+			return yaml_fail(ld, yaml_line(v),
+					 "basic_auth_users: the hash of \"%s\" has cost %d; above %d "
+					 "each check takes seconds to hours (10 to 12 is usual)",
+					 (const char *)k->data.scalar.value, cost, MAX_BCRYPT_COST);
 		if (strchr((const char *)k->data.scalar.value, ':'))
 			return yaml_fail(ld, yaml_line(k),
 					 "basic_auth_users: a user name cannot contain ':'");
