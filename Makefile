@@ -164,6 +164,7 @@ install: build
 	install -m 0755 $(EXPORTER) $(DESTDIR)$(BINDIR)/memtide_exporter
 	install -d $(DESTDIR)$(PREFIX)/share/memtide
 	install -m 0644 deploy/memtide.yml $(DESTDIR)$(PREFIX)/share/memtide/memtide.example.yml
+	install -m 0644 deploy/web-config.example.yml $(DESTDIR)$(PREFIX)/share/memtide/
 	install -m 0644 alerts/memtide.rules.yml alerts/alertmanager.example.yml \
 		alerts/runbooks.md $(DESTDIR)$(PREFIX)/share/memtide/
 	install -d $(DESTDIR)$(PREFIX)/share/memtide/dashboards

@@ -16,7 +16,8 @@ def test_install_honours_prefix_and_destdir(tmp_path):
     assert os.access(exporter, os.X_OK)
     assert subprocess.run([exporter, "--version"], capture_output=True, timeout=30).returncode == 0
     share = tmp_path / "opt/memtide/share/memtide"
-    for name in ("memtide.example.yml", "memtide.rules.yml", "alertmanager.example.yml"):
+    for name in ("memtide.example.yml", "web-config.example.yml", "memtide.rules.yml",
+                 "alertmanager.example.yml"):
         assert (share / name).exists(), name
     assert (tmp_path / "opt/memtide/include/memtide.h").exists()
     assert os.path.exists(tmp_path / "opt/memtide/lib/libmemtide.so")

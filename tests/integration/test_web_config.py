@@ -5,12 +5,14 @@ and the clients are Python's ssl and a real Prometheus.
 """
 import base64
 import http.client
+import re
 import signal
 import ssl
 import statistics
 import subprocess
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -247,3 +249,14 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(exporter_factory, prometheu
     wait_for(lambda: prom.value('up{job="memtide-tls"}') == 1, timeout=60,
              what="Prometheus to scrape over TLS")
     assert prom.value('memtide_scrape_collector_success{job="memtide-tls",collector="self"}') == 1
+
+
+def test_shipped_example_loads_once_its_placeholders_are_filled(tmp_path, pki, bcrypt_hash):
+    example = (Path(__file__).parents[2] / "deploy" / "web-config.example.yml").read_text()
+    text = (example.replace("/etc/memtide/tls/memtide.crt", str(pki / "server.crt"))
+            .replace("/etc/memtide/tls/memtide.key", str(pki / "server.key")))
+    text = re.sub(r"\$2y\$10\$REPLACE\S+", bcrypt_hash, text)
+    cfg = web_config(tmp_path, text)
+    r = subprocess.run([EXPORTER, f"--web.config.file={cfg}", "--once", "--no-collector.process"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
