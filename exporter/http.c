@@ -29,6 +29,10 @@
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
 #define MAX_SCRAPE_TIMEOUT 300.0
 #define CONNECTION_LIMIT 256
+/* One client address may hold at most a quarter of the connections: a client
+ * that opens connections and trickles bytes into them (a timeout only counts
+ * silence) cannot take every thread from the Prometheus servers. */
+#define PER_ADDRESS_CONNECTION_LIMIT 64
 #define THREAD_STACK_SIZE (512u << 10)
 #define LANDING_PAGE_MAX 16384
 
@@ -399,7 +403,7 @@ static void listener_free(struct listener *l)
 static int listener_start(struct http_server *srv, struct web_config *wc, struct listener **out)
 {
 	struct listener *l = calloc(1, sizeof(*l));
-	struct MHD_OptionItem items[8 + HTTP_TLS_MAX_OPTIONS];
+	struct MHD_OptionItem items[9 + HTTP_TLS_MAX_OPTIONS];
 	size_t n = 0, n_tls;
 
 	if (!l)
@@ -414,6 +418,8 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->fd, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					     PER_ADDRESS_CONNECTION_LIMIT, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					     srv->opts.connection_timeout, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_SIZE, NULL};

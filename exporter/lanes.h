@@ -15,7 +15,10 @@
 #include <stddef.h>
 
 #define LANES_MAX 16
-#define LANE_QUEUE_MAX 4
+/* Concurrent scrapes queue one task each per lane: room for more than
+ * --web.max-requests' default (40), so that scrapes wait their turn rather
+ * than fail, while a stalled collector still cannot pile work up. */
+#define LANE_QUEUE_MAX 64
 
 struct lane_task {
 	void (*run)(struct lane_task *task); /* owns the task once called */

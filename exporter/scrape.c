@@ -73,15 +73,21 @@ static void run_collector(struct job *job, size_t i)
 	const struct collector *c = collectors[i];
 	struct slot *s = &job->slots[i];
 	struct timespec start;
+	bool late;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	err = c->collect(job->rt->states[i], s->out, &job->deadline);
+	pthread_mutex_lock(&job->lock);
+	late = job->abandoned;
+	pthread_mutex_unlock(&job->lock);
+	/* A task that waited in the queue past its scrape's answer has no one to
+	 * report to: skipping it keeps a slow lane from falling further behind. */
+	err = late ? -ETIMEDOUT : c->collect(job->rt->states[i], s->out, &job->deadline);
 	pthread_mutex_lock(&job->lock);
 	s->err = err;
 	s->seconds = elapsed(&start);
 	s->status = SLOT_DONE;
-	if (job->abandoned) {
+	if (job->abandoned && !late) {
 		log_warn("collector finished after the scrape answered", "collector", c->name,
 			 NULL);
 	}

@@ -43,3 +43,24 @@ def test_hostile_request_leaves_the_exporter_serving(exporter, name):
     status, _, body = exporter.get("/-/healthy")
     assert (status, body) == (200, b"OK\n")
     assert "memtide_scrape_collector_success" in exporter.metrics()
+
+
+def test_one_address_cannot_take_every_connection(exporter):
+    """Connections that trickle a byte now and then never go silent long enough
+    to time out; one client address may hold only so many of them."""
+    host, port = exporter.address.rsplit(":", 1)
+    held = []
+    try:
+        for _ in range(300):  # more than the exporter's whole connection limit
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(10)
+            s.connect((host, int(port)))
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")
+            held.append(s)
+        status, _, _ = exporter.get("/-/healthy", timeout=10)
+        assert status == 200
+        assert "memtide_scrape_collector_success" in exporter.metrics()
+    finally:
+        for s in held:
+            s.close()
