@@ -264,7 +264,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 	(void)version;
 	(void)upload_data;
-	(void)con_cls;
+	/* The first call only says the headers are in. Answering then makes
+	 * libmicrohttpd close the connection after the answer (it cannot know
+	 * the request is complete), so every scrape would cost a connection and
+	 * a thread; answering on the next call keeps the connection alive. */
+	if (!*con_cls) {
+		*con_cls = (void *)l;
+		return MHD_YES;
+	}
 	if (*upload_data_size) {
 		*upload_data_size = 0; /* a body is never wanted: drop it */
 		return MHD_YES;
