@@ -4,6 +4,8 @@
 #   make run      build and start the exporter on :10117
 #   make test     install what the tests need, build, run every test
 #   make bench    run the benchmarks and write docs/benchmarks.md
+#   make soak     100,000 scrapes under process churn (minutes; see docs/reliability.md)
+#   make fuzz     every libFuzzer target for FUZZ_SECONDS apiece
 #                 (BENCH_ONLY="process_bench agent_bench" reruns just those)
 #   make install  install under $(DESTDIR)$(PREFIX)
 #   make clean
@@ -60,6 +62,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 -include demo/demo.mk
 -include agent/agent.mk
 -include examples/leaky-webapp/webapp.mk
+-include tests/soak/soak.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
 	fuzz e2e-start e2e-wait bench install clean
@@ -149,6 +152,7 @@ test: deps-test
 	$(MAKE) fuzz
 	$(if $(AGENT_TEST_TARGETS),$(MAKE) $(AGENT_TEST_TARGETS))
 	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
+	$(if $(SOAK_TEST_TARGETS),$(MAKE) $(SOAK_TEST_TARGETS))
 	$(MAKE) e2e-wait
 
 $(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build
