@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -24,6 +25,7 @@
 #include "negotiate.h"
 #include "runtime.h"
 #include "scrape.h"
+#include "stack_release.h"
 #include "webconfig.h"
 
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
@@ -172,7 +174,11 @@ static enum MHD_Result serve_metrics_bounded(const struct listener *l, struct MH
 	} else {
 		ret = serve_metrics(l, c);
 	}
-	__atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL);
+	/* The last scrape out returns the heap's free pages: what a scrape
+	 * freed stays free until the next, and holes in the heap would
+	 * otherwise stay resident. */
+	if (__atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL) == 0)
+		malloc_trim(0);
 	return ret;
 }
 
@@ -287,6 +293,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/-/healthy") == 0)
 		return respond_text(l, c, MHD_HTTP_OK, "OK\n");
 	return respond_text(l, c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* Runs on the connection's thread once a request is answered. */
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			      enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)c;
+	(void)con_cls;
+	(void)code;
+	stack_release_below_caller();
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -410,7 +427,7 @@ static void listener_free(struct listener *l)
 static int listener_start(struct http_server *srv, struct web_config *wc, struct listener **out)
 {
 	struct listener *l = calloc(1, sizeof(*l));
-	struct MHD_OptionItem items[9 + HTTP_TLS_MAX_OPTIONS];
+	struct MHD_OptionItem items[10 + HTTP_TLS_MAX_OPTIONS];
 	size_t n = 0, n_tls;
 
 	if (!l)
@@ -430,6 +447,8 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					     srv->opts.connection_timeout, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_SIZE, NULL};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+					     (intptr_t)request_completed, NULL};
 	n_tls = http_tls_options(wc, items + n);
 	n += n_tls;
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
