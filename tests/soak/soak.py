@@ -825,7 +825,7 @@ def markdown(fig, args, failures):
                                   f"held up to {conn['trickle']['held_max_s']} s"),
         ("agent segments", f"at most {fig['segments_max']} in the directory, "
                            f"{fig['segments_left']} when the churn stopped"),
-        ("scrape errors counted", ", ".join(f"{k} {v:g}" for k, v in
+        ("scrape errors counted", ", ".join(f"{k} {v:,.0f}" for k, v in
                                            sorted(fig["scrape_errors"].items())) or "none"),
         ("exporter log", ", ".join(f"{k} {v}" for k, v in sorted(fig["log_levels"].items()))),
         ("verdict", "pass" if not failures else f"FAIL ({failures.count} failures)"),
