@@ -28,11 +28,6 @@ struct basic_auth {
 	struct crypt_data *cd; /* 32 KiB: too big for a connection thread's stack */
 };
 
-static int hash_cost(const char *hash)
-{
-	return (hash[4] - '0') * 10 + (hash[5] - '0'); /* "$2b$NN$...", checked at load */
-}
-
 struct basic_auth *basic_auth_new(const struct web_config *wc)
 {
 	struct basic_auth *ba = calloc(1, sizeof(*ba));
@@ -47,7 +42,7 @@ struct basic_auth *basic_auth_new(const struct web_config *wc)
 	}
 	ba->wc = wc;
 	for (size_t i = 1; i < wc->n_users; i++)
-		if (hash_cost(wc->users[i].hash) > hash_cost(wc->users[ba->decoy].hash))
+		if (wc->users[i].cost > wc->users[ba->decoy].cost)
 			ba->decoy = i;
 	return ba;
 }

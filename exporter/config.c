@@ -338,14 +338,6 @@ static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d, 
 	return 0;
 }
 
-static int dup_scalar(const yaml_node_t *node, char **out)
-{
-	if (!node)
-		return 0;
-	*out = strdup((const char *)node->data.scalar.value);
-	return *out ? 0 : -ENOMEM;
-}
-
 /*
  * Turns a draft into a matcher. On failure the matcher may be half filled:
  * config_free releases it (cmdline is set only once its regex is compiled).
@@ -359,9 +351,9 @@ static int build_matcher(struct yaml_loader *ld, const struct group_draft *d, st
 	m->name = d->name ? strdup((const char *)d->name->data.scalar.value) : strdup("{comm}");
 	if (!m->name)
 		return -ENOMEM;
-	err = dup_scalar(d->comm, &m->comm);
+	err = yaml_dup_scalar(d->comm, &m->comm);
 	if (!err)
-		err = dup_scalar(d->exe, &m->exe);
+		err = yaml_dup_scalar(d->exe, &m->exe);
 	if (!err)
 		err = parse_template(ld, name_line, m->name, &m->parts, &max_index);
 	if (err)

@@ -228,14 +228,6 @@ static int build_priorities(struct yaml_loader *ld, const struct tls_draft *t,
 	return wc->priorities ? 0 : -ENOMEM;
 }
 
-static int dup_node(const yaml_node_t *node, char **out)
-{
-	if (!node)
-		return 0;
-	*out = strdup((const char *)node->data.scalar.value);
-	return *out ? 0 : -ENOMEM;
-}
-
 /* A file named in the config: relative paths are relative to the config's directory. */
 static int resolve_path(const char *config_path, const yaml_node_t *node, char **out)
 {
@@ -244,7 +236,7 @@ static int resolve_path(const char *config_path, const yaml_node_t *node, char *
 	int n;
 
 	if (name[0] == '/')
-		return dup_node(node, out);
+		return yaml_dup_scalar(node, out);
 	copy = strdup(config_path);
 	if (!copy)
 		return -ENOMEM;
@@ -263,7 +255,7 @@ static int take_pem(struct yaml_loader *ld, const yaml_node_t *inline_node, cons
 				 file_key, inline_key);
 	if (file_node)
 		return resolve_path(ld->path, file_node, file);
-	return dup_node(inline_node, pem);
+	return yaml_dup_scalar(inline_node, pem);
 }
 
 static int build_tls(struct yaml_loader *ld, const struct tls_draft *t, struct web_config *wc)
@@ -396,9 +388,10 @@ static int build_users(struct yaml_loader *ld, yaml_node_t *node, struct web_con
 		if (strchr((const char *)k->data.scalar.value, ':'))
 			return yaml_fail(ld, yaml_line(k),
 					 "basic_auth_users: a user name cannot contain ':'");
-		err = dup_node(k, &u->name);
+		u->cost = cost;
+		err = yaml_dup_scalar(k, &u->name);
 		if (!err)
-			err = dup_node(v, &u->hash);
+			err = yaml_dup_scalar(v, &u->hash);
 		wc->n_users++;
 		if (err)
 			return err;
@@ -461,9 +454,9 @@ static int build_headers(struct yaml_loader *ld, yaml_node_t *node, struct web_c
 		if (strpbrk((const char *)v->data.scalar.value, "\r\n"))
 			return yaml_fail(ld, yaml_line(v), "%s: a header value cannot span lines",
 					 (const char *)k->data.scalar.value);
-		err = dup_node(k, &h->name);
+		err = yaml_dup_scalar(k, &h->name);
 		if (!err)
-			err = dup_node(v, &h->value);
+			err = yaml_dup_scalar(v, &h->value);
 		wc->n_headers++;
 		if (err)
 			return err;

@@ -33,6 +33,7 @@ enum tls_version { TLS_V10 = 1, TLS_V11, TLS_V12, TLS_V13 };
 struct web_user {
 	char *name;
 	char *hash; /* bcrypt, as crypt(3) takes it */
+	int cost;   /* its cost, from the hash */
 };
 
 struct web_header {

@@ -323,3 +323,11 @@ out_delete_parser:
 	yaml_parser_delete(&parser);
 	return err;
 }
+
+int yaml_dup_scalar(const yaml_node_t *node, char **out)
+{
+	if (!node)
+		return 0;
+	*out = strdup((const char *)node->data.scalar.value);
+	return *out ? 0 : -ENOMEM;
+}

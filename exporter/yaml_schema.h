@@ -70,6 +70,9 @@ int yaml_parse_mapping(struct yaml_loader *ld, yaml_node_t *node, const char *wh
 int yaml_parse_string(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
 int yaml_parse_bool(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
 
+/* Copies a scalar's text to *out; leaves *out alone when node is NULL. */
+int yaml_dup_scalar(const yaml_node_t *node, char **out);
+
 /* Reads a whole file, NUL-terminated; a negative errno on failure. */
 int yaml_read_file(const char *path, char **out, size_t *outlen);
 
