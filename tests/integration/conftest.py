@@ -22,6 +22,10 @@ EXPORTER = os.path.join(BUILD, "memtide_exporter")
 SANITIZED = os.environ.get("MEMTIDE_SAN") == "1"
 # The "listening" log line, in logfmt or JSON.
 LISTENING = re.compile(r'msg=listening address=(\S+)|"msg":"listening","address":"([^"]+)"')
+SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+# Seconds a test's scrape announces: far above any collector's cost, even
+# under valgrind on a loaded machine; a bound against a hang, not a measure.
+GENEROUS_SCRAPE_TIMEOUT = 60
 
 
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
@@ -84,7 +88,11 @@ class Exporter:
             return e.code, dict(e.headers), e.read()
 
     def metrics(self, headers=None):
-        status, _, body = self.get(headers=headers)
+        """A scrape that announces a generous timeout: whether a collector
+        succeeds must not depend on how busy the machine running the tests is
+        (tests of the deadline itself announce their own)."""
+        headers = {SCRAPE_TIMEOUT_HEADER: str(GENEROUS_SCRAPE_TIMEOUT), **(headers or {})}
+        status, _, body = self.get(headers=headers, timeout=GENEROUS_SCRAPE_TIMEOUT + 30)
         assert status == 200, body
         return body.decode()
 

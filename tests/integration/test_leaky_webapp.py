@@ -240,11 +240,13 @@ def test_loadgen_steady(webapp):
     status, s, err = loadgen(app.target, "--mode=steady", "--rate=20", "--duration=2",
                              "--think-ms=20", "--pages-min=2", "--pages-max=4")
     assert status == 0, err
-    assert s["mode"] == "steady" and 2 <= s["seconds"] < 10
+    # It ran for its whole duration; how much longer it took to drain is the
+    # machine's business (the subprocess timeout bounds a hang).
+    assert s["mode"] == "steady" and s["seconds"] >= 2
     assert s["users"] == 40 and s["errors"] == 0 and s["failed"] == 0 and s["dropped"] == 0
     assert s["logged_out"] + s["walked_away"] == s["users"]
     assert s["requests"] >= 3 * s["users"] + s["logged_out"]
-    assert s["requests_per_second"] > 0 and 0 < s["latency_avg_ms"] <= s["latency_max_ms"]
+    assert 0 < s["latency_avg_ms"] <= s["latency_max_ms"]
     assert app.health()["sessions_created"] == s["users"]
 
 

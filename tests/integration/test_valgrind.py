@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from conftest import SANITIZED, wait_for
+from conftest import SANITIZED, SCRAPE_TIMEOUT_HEADER, wait_for
 from test_agent_collector import Program, program
 from test_http import PROMETHEUS_2_ACCEPT
 from test_web_config import (PASSWORD, bcrypt_hash, client_context, pki,  # noqa: F401 (fixtures)
@@ -51,7 +51,8 @@ def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
             e.signal(signal.SIGHUP)
             wait_for(lambda: "config reloaded" in e.read_log(), timeout=60, what="reload")
             assert leaver.finish()[0] == 0
-        status, _, _ = e.get("/metrics", headers=variants[i % len(variants)], timeout=120)
+        status, _, _ = e.get("/metrics", timeout=120, headers={
+            SCRAPE_TIMEOUT_HEADER: "100", **variants[i % len(variants)]})
         assert status == 200
     text = e.metrics()
     for collector in ("sessdir", "tcp", "agent"):
