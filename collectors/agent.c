@@ -357,7 +357,7 @@ static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 				scrape_errors_inc(NAME, "memory");
 			continue;
 		}
-		if (ident_match(s->cfg, st, F_IDENT, group, sizeof(group)) < 0)
+		if (ident_match(s->cfg, (int)pid, st, F_IDENT, group, sizeof(group)) < 0)
 			continue;
 		if (agent_stats_add(&s->stats, group, pid, st->head[F_STARTED].result.ull_int,
 				    &s->snap) < 0)

@@ -203,7 +203,8 @@ static bool match_process(struct process_state *s, struct pids_stack *st, struct
 
 	if (st->head[F_VSIZE].result.ul_int == 0)
 		return false; /* a kernel thread or a zombie */
-	m = ident_match(s->cfg, st, F_IDENT, rec->group, sizeof(rec->group));
+	m = ident_match(s->cfg, st->head[F_PID].result.s_int, st, F_IDENT, rec->group,
+			sizeof(rec->group));
 	if (m < 0)
 		return false;
 	rec->want_pss = s->cfg->groups[m].pss;

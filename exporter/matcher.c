@@ -12,7 +12,10 @@
 #include "config.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "utf8.h"
 
 /* Captures a name can refer to: {0}..{9}. */
 #define MAX_MATCH 10
@@ -72,10 +75,35 @@ static void put(struct name_buf *b, const char *s, size_t n)
 	b->len += n;
 }
 
+/*
+ * Writes n bytes of a process's field as the kernel holds them when they are
+ * UTF-8; an invalid byte becomes \xHH and a backslash \\, so that two
+ * distinct values are never published as one ("dup\xff" and "dup\xfe").
+ */
+static void put_escaped(struct name_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char hex[5];
+	size_t k;
+
+	for (size_t i = 0; i < n && !b->cut; i += k) {
+		if (p[i] == '\\') {
+			put(b, "\\\\", 2);
+			k = 1;
+		} else if ((k = utf8_seq(p + i)) != 0 && k <= n - i) {
+			put(b, s + i, k);
+		} else {
+			snprintf(hex, sizeof(hex), "\\x%02x", p[i]);
+			put(b, hex, 4);
+			k = 1;
+		}
+	}
+}
+
 static void put_str(struct name_buf *b, const char *s)
 {
 	if (s)
-		put(b, s, strlen(s));
+		put_escaped(b, s, strlen(s));
 }
 
 /* A name cut inside a multi-byte UTF-8 character would be an invalid label
@@ -107,7 +135,7 @@ static void put_match(struct name_buf *b, const char *cmdline, const struct cmdl
 {
 	if (!cmdline || pm[index].so < 0 || pm[index].eo < pm[index].so)
 		return;
-	put(b, cmdline + pm[index].so, (size_t)(pm[index].eo - pm[index].so));
+	put_escaped(b, cmdline + pm[index].so, (size_t)(pm[index].eo - pm[index].so));
 }
 
 static void expand(const struct group_matcher *m, const struct proc_ident *p, const struct cmdline_re_span *pm,

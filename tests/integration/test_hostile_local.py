@@ -74,3 +74,29 @@ def test_crafted_command_lines_cannot_blank_the_process_collector(
         # The crafted texts are matched, not skipped: pattern 4 takes the five
         # processes whose argument has "php-fpm: pool " (i = 0, 4, 6, 10, 12).
         assert sample_value(text, "memtide_group_processes", group="hostile4") == 5
+
+
+def named_process(name):
+    """A process of the attacker that names itself (prctl PR_SET_NAME), as any process may."""
+    code = ("import ctypes, sys, time\n"
+            "ctypes.CDLL(None).prctl(15, bytes.fromhex(sys.argv[1]), 0, 0, 0)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(600)\n")
+    p = subprocess.Popen(as_attacker([sys.executable, "-c", code, name.hex()]),
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def test_names_are_published_as_the_kernel_holds_them(exporter, tmp_path):
+    names = [b"caf\xc3\xa9-\xd0\xb6", b"dup\xff", b"dup\xfe", b"dup\\xff"]
+    procs = [named_process(n) for n in names]
+    try:
+        text = exporter.metrics()
+        # Label values as the exposition writes them: a backslash doubled.
+        for label in ("café-ж", r"dup\\xff", r"dup\\xfe", r"dup\\\\xff"):
+            assert sample_value(text, "memtide_group_processes", group=label) == 1, label
+        assert 'group="dup?"' not in text and 'group="caf??-??"' not in text
+    finally:
+        for p in procs:
+            stop_process(p)

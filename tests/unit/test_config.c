@@ -383,8 +383,9 @@ static void test_regex_posix_semantics(void **state)
 	re_name("pool ([^ ]+)", "php-fpm: pool www", "{1}", "www");
 	re_name("a.b", "a\nb", "{0}", "a\nb");                     /* '.' takes a newline */
 	re_name("^b", "a\nb", "x", "");                             /* no multi-line '^' */
-	re_name("x(.)y", "x\xffy", "{1}", "\xff");                /* any byte is a char */
-	re_name("[\\]+", "a\\\\b", "{0}", "\\\\");              /* '\' literal in brackets */
+	/* Any byte is a character; names escape invalid UTF-8 and '\' (test_names_escaped). */
+	re_name("x(.)y", "x\xffy", "{1}", "\\xff");
+	re_name("[\\]+", "a\\\\b", "{0}", "\\\\\\\\");           /* '\' literal in brackets */
 	re_name("ab{,2}", "abbbb", "{0}", "abb");                   /* {,n}: at most n */
 	re_name("a)", "xa)", "{0}", "a)");                          /* lone ')' is literal */
 	re_name("[[:digit:]]+", "v12x", "{0}", "12");
@@ -400,6 +401,32 @@ static void test_regex_posix_semantics(void **state)
 	big[sizeof(big) - 2] = '!';
 	big[sizeof(big) - 1] = '\0';
 	re_name("(a+)+$", big, "x", "");
+}
+
+/* Names as the kernel holds them when UTF-8; escaped otherwise, never merged. */
+static void test_names_escaped(void **state)
+{
+	static const struct {
+		const char *comm, *name;
+	} cases[] = {
+	    {"caf\xc3\xa9-\xd0\xb6", "caf\xc3\xa9-\xd0\xb6"}, /* café-ж */
+	    {"dup\xff", "dup\\xff"},
+	    {"dup\xfe", "dup\\xfe"},
+	    {"dup\\xff", "dup\\\\xff"},	  /* a real backslash: not the byte's escape */
+	    {"bad\xc3(", "bad\\xc3("},	  /* a truncated sequence */
+	    {"\xed\xa0\x80", "\\xed\\xa0\\x80"}, /* a surrogate */
+	};
+	struct config *cfg = load_ok("process:\n  groups:\n    - name: 'p-{comm}'\n");
+	char name[CONFIG_GROUP_NAME_MAX], want[CONFIG_GROUP_NAME_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct proc_ident p = {.comm = cases[i].comm};
+
+		assert_int_equal(match(cfg, &p, name), 0);
+		snprintf(want, sizeof(want), "p-%s", cases[i].name);
+		assert_string_equal(name, want);
+	}
+	config_free(cfg);
 }
 
 static void test_error_yaml(void **state)
@@ -881,6 +908,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_regex_posix_semantics),
+		cmocka_unit_test(test_names_escaped),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_defaults_from_file),
 		cmocka_unit_test(test_needs),
