@@ -310,3 +310,59 @@ def test_shipped_example_loads_once_its_placeholders_are_filled(tmp_path, pki, b
     r = subprocess.run([EXPORTER, f"--web.config.file={cfg}", "--once", "--no-collector.process"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_reloads_under_scraping_drop_and_cut_nothing(exporter_factory, tmp_path, pki, tls):
+    """200 reloads of the web config while two keep-alive clients scrape
+    without pause: every scrape answers 200 with its whole body."""
+    cfg = web_config(tmp_path, tls_config(pki) if tls else "http_server_config:\n  headers:\n"
+                     "    X-Content-Type-Options: nosniff\n")
+    e = exporter_factory(f"--web.config.file={cfg}", "--no-collector.process")
+    host, port = e.address.rsplit(":", 1)
+    stop = threading.Event()
+    results = {"ok": 0, "bad": []}
+
+    def scrape_forever():
+        conn = None
+        while not stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection("localhost", int(port), timeout=30,
+                                                       context=client_context(pki)) if tls \
+                        else http.client.HTTPConnection(host, int(port), timeout=30)
+                conn.request("GET", "/metrics")
+                r = conn.getresponse()
+                body = r.read()
+                length = int(r.getheader("Content-Length", "-1"))
+                if r.status == 200 and len(body) == length and body.endswith(b"\n") \
+                        and b"memtide_scrape_collector_success" in body:
+                    results["ok"] += 1
+                else:
+                    results["bad"].append((r.status, length, len(body)))
+                if r.will_close:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as ex:
+                results["bad"].append(repr(ex))
+                if conn:
+                    conn.close()
+                conn = None
+
+    scrapers = [threading.Thread(target=scrape_forever) for _ in range(2)]
+    for t in scrapers:
+        t.start()
+    try:
+        for i in range(1, 201):
+            done = results["ok"]
+            e.signal(signal.SIGHUP)
+            wait_for(lambda: e.read_log().count("web config reloaded") >= i, interval=0.01,
+                     what=f"reload {i}")
+            # At least one scrape between two reloads, whatever the machine's pace.
+            wait_for(lambda: results["ok"] > done or results["bad"], interval=0.005,
+                     what=f"a scrape after reload {i}")
+    finally:
+        stop.set()
+        for t in scrapers:
+            t.join(timeout=60)
+    assert results["bad"] == [] and results["ok"] >= 200, (results["ok"], results["bad"][:5])
