@@ -15,6 +15,7 @@
 
 #include "basic_auth.h"
 #include "collector.h"
+#include "conn_guard.h"
 #include "config.h"
 #include "expo.h"
 #include "procfs.h"
@@ -144,6 +145,12 @@ static int emit_auth(struct expo *out)
 		err = expo_sample(out, (double)c.bcrypt, "result", "bcrypt", NULL);
 	if (err == 0)
 		err = expo_sample(out, (double)c.busy, "result", "busy", NULL);
+	if (err == 0)
+		err = expo_family(out, "memtide_http_connections_evicted_total", EXPO_COUNTER,
+				  "Connections closed to make room for a new one: more than 256 were "
+				  "open, and this one had waited longest without a complete request.");
+	if (err == 0)
+		err = expo_sample(out, (double)conn_guard_evictions(), NULL);
 	return err;
 }
 

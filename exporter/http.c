@@ -20,6 +20,7 @@
 
 #include "basic_auth.h"
 #include "collector.h"
+#include "conn_guard.h"
 #include "config.h"
 #include "expo.h"
 #include "http_tls.h"
@@ -32,7 +33,11 @@
 
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
 #define MAX_SCRAPE_TIMEOUT 300.0
-#define CONNECTION_LIMIT 256
+/* Connections (each a thread) libmicrohttpd accepts; past CONNECTION_KEEP the
+ * guard closes the idle one that waited longest, so a newcomer always gets in
+ * and the rest is headroom for connections being closed (conn_guard.h). */
+#define CONNECTION_LIMIT 384
+#define CONNECTION_KEEP 256
 /* One client address may hold at most a quarter of the connections: a client
  * that opens connections and trickles bytes into them (a timeout only counts
  * silence) cannot take every thread from the Prometheus servers. */
@@ -53,6 +58,7 @@ struct listener {
 	struct web_config *web;  /* NULL: plain HTTP, no authentication */
 	struct basic_auth *auth; /* NULL: no users */
 	struct MHD_Daemon *daemon;
+	struct conn_guard *guard; /* its connections, for evicting slow ones */
 	int draining;            /* atomic: replaced by a reload, closing its connections */
 };
 
@@ -273,6 +279,14 @@ static bool authorized(const struct listener *l, struct MHD_Connection *c)
 	return ok;
 }
 
+static struct conn_slot *slot_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
@@ -293,6 +307,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0; /* a body is never wanted: drop it */
 		return MHD_YES;
 	}
+	/* The request is complete: from now on it is being answered. */
+	conn_guard_busy(l->guard, slot_of(c), c, true);
 	if (l->auth && !authorized(l, c))
 		return respond_text(l, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -310,11 +326,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			      enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
-	(void)c;
+	const struct listener *l = cls;
+
 	(void)con_cls;
 	(void)code;
+	conn_guard_busy(l->guard, slot_of(c), c, false);
 	stack_release_below_caller();
+}
+
+/* Enters connections into the listener's guard as they open, takes them out as they close. */
+static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	const struct listener *l = cls;
+	const union MHD_ConnectionInfo *info;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_guard_closed(l->guard, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	*socket_context = info ? conn_guard_opened(l->guard, c, info->connect_fd) : NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -430,6 +463,7 @@ static void listener_free(struct listener *l)
 	if (!l)
 		return;
 	basic_auth_free(l->auth);
+	conn_guard_free(l->guard);
 	web_config_put(l->web);
 	free(l);
 }
@@ -438,7 +472,7 @@ static void listener_free(struct listener *l)
 static int listener_start(struct http_server *srv, struct web_config *wc, struct listener **out)
 {
 	struct listener *l = calloc(1, sizeof(*l));
-	struct MHD_OptionItem items[10 + HTTP_TLS_MAX_OPTIONS];
+	struct MHD_OptionItem items[11 + HTTP_TLS_MAX_OPTIONS];
 	size_t n = 0, n_tls;
 
 	if (!l)
@@ -446,6 +480,11 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 	l->srv = srv;
 	l->web = web_config_get(wc);
 	if (wc && wc->n_users && !(l->auth = basic_auth_new(wc))) {
+		listener_free(l);
+		return -ENOMEM;
+	}
+	l->guard = conn_guard_new(CONNECTION_LIMIT, CONNECTION_KEEP);
+	if (!l->guard) {
 		listener_free(l);
 		return -ENOMEM;
 	}
@@ -459,7 +498,9 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 					     srv->opts.connection_timeout, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_SIZE, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-					     (intptr_t)request_completed, NULL};
+					     (intptr_t)request_completed, l};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+					     (intptr_t)connection_notify, l};
 	n_tls = http_tls_options(wc, items + n);
 	n += n_tls;
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
