@@ -193,7 +193,8 @@ static int list_live(struct agent_state *s)
 	if (!err && errno)
 		err = -errno;
 	closedir(proc);
-	qsort(s->live, s->n_live, sizeof(*s->live), cmp_unsigned);
+	if (s->n_live > 1) /* s->live is NULL while nothing was ever listed */
+		qsort(s->live, s->n_live, sizeof(*s->live), cmp_unsigned);
 	return err;
 }
 
@@ -381,7 +382,8 @@ static int read_live(struct agent_state *s, int dirfd, const struct timespec *de
 
 static bool is_live(const struct agent_state *s, unsigned pid)
 {
-	return bsearch(&pid, s->live, s->n_live, sizeof(*s->live), cmp_unsigned) != NULL;
+	return s->n_live > 0 &&
+	       bsearch(&pid, s->live, s->n_live, sizeof(*s->live), cmp_unsigned) != NULL;
 }
 
 /*
