@@ -136,6 +136,8 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
 FUZZ_SAN := -g -O1 -fsanitize=address,undefined
 FUZZ_CXX_OBJS := $(EXPORTER_CXX_SRCS:%.cc=build-fuzz/%.o)
+# Kept between runs, not removed as an intermediate file.
+.SECONDARY: $(FUZZ_CXX_OBJS)
 
 build-fuzz/%.o: %.cc | deps-test
 	@mkdir -p $(dir $@)
