@@ -27,16 +27,17 @@ VERSION := 0.1.0
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev \
-	libgnutls28-dev libcrypt-dev
+	libgnutls28-dev libcrypt-dev g++ libre2-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
 	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox \
 	openssl
 BENCH_PACKAGES := prometheus-process-exporter
 
-PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt
+PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2
 # Recursive (=) on purpose: evaluated when a recipe runs, after ensure-packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+# RE2 (exporter/cmdline_re.cc) is C++: its runtime comes with it.
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lstdc++
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
 ifeq ($(SAN),1)
@@ -47,13 +48,17 @@ endif
 CFLAGS ?=
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(OPT) -Iexporter -Icollectors -Iagent \
 	-DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"$(REVISION)"'
+# The one C++ file, a shim over RE2: same warnings and sanitizers, no exceptions out.
+CXXFLAGS ?=
+CXXFLAGS += -std=c++17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow $(OPT) -Iexporter
 LDFLAGS ?=
 LDFLAGS += -pthread $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
 , := ,
 
 EXPORTER_SRCS := $(wildcard exporter/*.c) $(wildcard collectors/*.c)
 EXPORTER_LIB_SRCS := $(filter-out exporter/main.c,$(EXPORTER_SRCS))
-EXPORTER_LIB_OBJS := $(EXPORTER_LIB_SRCS:%.c=$(BUILD)/%.o)
+EXPORTER_CXX_SRCS := $(wildcard exporter/*.cc)
+EXPORTER_LIB_OBJS := $(EXPORTER_LIB_SRCS:%.c=$(BUILD)/%.o) $(EXPORTER_CXX_SRCS:%.cc=$(BUILD)/%.o)
 EXPORTER := $(BUILD)/memtide_exporter
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -83,6 +88,10 @@ deps-bench: deps-test
 $(BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.cc | deps-build
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libexporter.a: $(EXPORTER_LIB_OBJS)
 	$(AR) rcs $@ $^
@@ -125,11 +134,22 @@ FUZZ_SECONDS ?= 10
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-build-fuzz/%: tests/fuzz/%.c $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) | deps-test
+FUZZ_SAN := -g -O1 -fsanitize=address,undefined
+FUZZ_CXX_OBJS := $(EXPORTER_CXX_SRCS:%.cc=build-fuzz/%.o)
+# Kept between runs, not removed as an intermediate file.
+.SECONDARY: $(FUZZ_CXX_OBJS)
+
+build-fuzz/%.o: %.cc | deps-test
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iexporter \
+	clang++ -std=c++17 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iexporter \
+		$(PKG_CFLAGS) -c -o $@ $<
+
+build-fuzz/%: tests/fuzz/%.c $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) | deps-test
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer -Iexporter \
 		-Icollectors -Iagent -DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
-		$(PKG_CFLAGS) -o $@ $< $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(PKG_LIBS) -lm
+		$(PKG_CFLAGS) -o $@ $< $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) \
+		$(PKG_LIBS) -lm
 
 # Each starts from its seeds in tests/fuzz/corpus/NAME (read only) and keeps
 # what it finds in build-fuzz/corpus/NAME for the next run.

@@ -42,7 +42,7 @@ static bool range_ok(uint64_t off, uint64_t size, uint64_t total, uint64_t align
 	return off % align == 0 && off <= total && size <= total - off;
 }
 
-static int check_identity(const unsigned char *b, size_t len, struct memtide_seg_snapshot *out)
+static int check_identity(const unsigned char *b, size_t len, uint32_t *version, uint32_t *flags_out)
 {
 	uint32_t hsize, flags;
 
@@ -50,13 +50,13 @@ static int check_identity(const unsigned char *b, size_t len, struct memtide_seg
 		return MEMTIDE_SEG_ETRUNCATED;
 	if (ld64(b, HDR(magic)) != MEMTIDE_SEG_MAGIC)
 		return MEMTIDE_SEG_EMAGIC;
-	out->version = ld32(b, HDR(version));
-	if (ld32(b, HDR(compat_version)) > MEMTIDE_SEG_VERSION || out->version == 0)
+	*version = ld32(b, HDR(version));
+	if (ld32(b, HDR(compat_version)) > MEMTIDE_SEG_VERSION || *version == 0)
 		return MEMTIDE_SEG_EVERSION;
 	flags = __atomic_load_n((const uint32_t *)(const void *)(b + HDR(flags)), __ATOMIC_ACQUIRE);
 	if (!(flags & MEMTIDE_SEG_FLAG_READY))
 		return MEMTIDE_SEG_ENOTREADY;
-	out->flags = flags;
+	*flags_out = flags;
 	hsize = ld32(b, HDR(header_size));
 	if (hsize < sizeof(struct memtide_seg_header) || hsize > len)
 		return MEMTIDE_SEG_ELAYOUT;
@@ -291,7 +291,7 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	memset(out, 0, sizeof(*out));
 	if (!buf || (uintptr_t)buf % 8)
 		return MEMTIDE_SEG_EALIGN;
-	err = check_identity(b, len, out);
+	err = check_identity(b, len, &out->version, &out->flags);
 	if (err)
 		return err;
 	err = check_layout(b, len, &l);
@@ -312,6 +312,35 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	if (err)
 		return err;
 	return read_pools(b, &l, (int64_t)now + out->clock_offset, out);
+}
+
+int memtide_segment_check_header(const void *hdr, size_t file_len,
+				 struct memtide_seg_extents *out)
+{
+	const unsigned char *b = hdr;
+	uint32_t version, flags;
+	struct layout l;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!hdr || (uintptr_t)hdr % 8)
+		return MEMTIDE_SEG_EALIGN;
+	/* Both checks load header fields only; lengths are compared with file_len. */
+	err = check_identity(b, file_len, &version, &flags);
+	if (err)
+		return err;
+	err = check_layout(b, file_len, &l);
+	if (err)
+		return err;
+	out->total = l.total;
+	out->off[0] = l.overflow_offset;
+	out->len[0] = l.slot_size;
+	out->off[1] = l.slot_offset;
+	out->len[1] = (uint64_t)l.slots_used * l.slot_size;
+	out->off[2] = l.pool_offset;
+	out->len[2] = (uint64_t)l.pools_used * l.pool_size;
+	out->used = sizeof(struct memtide_seg_header) + out->len[0] + out->len[1] + out->len[2];
+	return MEMTIDE_SEG_OK;
 }
 
 const char *memtide_segment_strerror(int err)

@@ -96,6 +96,23 @@ struct memtide_seg_snapshot {
 int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max_retries,
 			 struct memtide_seg_snapshot *out);
 
+/* The parts of a segment a reader needs besides its header, from a checked header. */
+struct memtide_seg_extents {
+	uint64_t total;			/* total_size: <= the file's length */
+	uint64_t off[3], len[3];	/* overflow slot, used slots, used pools; inside total */
+	uint64_t used;			/* the header and the three ranges: what a copy costs */
+};
+
+/*
+ * Validate just the header (sizeof(struct memtide_seg_header) bytes at hdr,
+ * 8-byte aligned) of a file of file_len bytes, before anything else of the
+ * file is read, and say which ranges memtide_segment_read will look at. A
+ * hostile header cannot make a reader copy more than a well-formed one of the
+ * largest shape. Returns 0 or a negative enum memtide_seg_error.
+ */
+int memtide_segment_check_header(const void *hdr, size_t file_len,
+				 struct memtide_seg_extents *out);
+
 /* The reason label of an error from memtide_segment_read ("truncated", ...). */
 const char *memtide_segment_strerror(int err);
 

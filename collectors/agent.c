@@ -3,10 +3,14 @@
  * Collector "agent": allocator statistics and session pools from the
  * segments that libmemtide writes in the agent directory (memtide.<pid>).
  *
- * Each segment is hostile input (segment_file.c copies it safely, the
- * agent's segment_read.c validates the copy) and is trusted only when its pid
- * is alive with the same start time and owns the file. Segments whose writer
- * is gone are removed. Statistics are summed by the same group as the process
+ * Each segment is hostile input (segment_file.c validates its header, then
+ * copies what the header says is in use; the agent's segment_read.c validates
+ * the copy) and is trusted only when its pid is a live process (a
+ * thread-group leader) with the same start time and owns the file. Segments
+ * are looked up by the pids in /proc, so no number of junk files in the
+ * directory can hide one; a bounded sweep of the directory removes those
+ * whose writer is gone and junk no agent wrote. Work is bounded per scrape
+ * (bytes copied, entries swept) and stops at the scrape's deadline. Statistics are summed by the same group as the process
  * collector, sessions by (group, pool); counters of processes that exited are
  * carried in `retired`, so a group's counters never go backwards while it
  * lives.
@@ -20,13 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent_stats.h"
 #include "collector.h"
 #include "config.h"
+#include "expo.h"
 #include "ident.h"
+#include "log.h"
 #include "scrape_errors.h"
 #include "segment_file.h"
 #include "segment_read.h"
@@ -35,11 +42,23 @@
 #define SELECT_BATCH 128
 #define SEQLOCK_RETRIES 64
 #define COPY_ATTEMPTS 3
-#define MAX_SEGMENTS 65536 /* more files than this in the directory are not looked at */
 /* A writer that beat this recently is alive, whatever its pid looks like from here. */
 #define HEARTBEAT_ALIVE_SECONDS 60
+/* A heartbeat this far ahead of the reader's clock was not written by an agent. */
+#define HEARTBEAT_FUTURE_SECONDS 5
+/* Bytes copied from segments in one scrape: some hundred well-formed segments
+ * of ordinary shape; what does not fit waits for the next scrape. */
+#define SCRAPE_BYTES (64ull << 20)
+/* Directory entries one scrape looks at for stale files, and headers it reads
+ * among them: the sweep goes on from there at the next scrape. */
+#define SWEEP_ENTRIES 4096
+#define SWEEP_HEADERS 512
+/* Items handled between two looks at the clock. */
+#define DEADLINE_EVERY 64
+/* Seconds between two log lines saying that a cap was reached. */
+#define CAP_LOG_SECONDS 60
 
-enum field { F_PID, F_STARTED, F_EUID, F_IDENT, N_FIELDS = F_IDENT + IDENT_N };
+enum field { F_PID, F_STARTED, F_EUID, F_TGID, F_IDENT, N_FIELDS = F_IDENT + IDENT_N };
 
 struct agent_state {
 	pthread_mutex_t lock; /* everything below */
@@ -47,6 +66,14 @@ struct agent_state {
 	struct pids_info *info;
 	struct memtide_seg_snapshot snap; /* 13 KiB: reused, not on the stack */
 	struct agent_stats stats;
+	unsigned *live;        /* pids of the processes in /proc, sorted */
+	size_t n_live, cap_live;
+	unsigned *want;        /* those that have a segment */
+	size_t n_want;
+	DIR *sweep;            /* the agent directory, read on from scrape to scrape */
+	uint64_t budget;       /* bytes this scrape may still copy */
+	uint64_t bytes_read;   /* copied from segments, ever */
+	time_t cap_logged;     /* CLOCK_MONOTONIC seconds of the last cap log line */
 };
 
 static void agent_release(void *state)
@@ -57,15 +84,20 @@ static void agent_release(void *state)
 		return;
 	if (s->info)
 		procps_pids_unref(&s->info);
+	if (s->sweep)
+		closedir(s->sweep);
 	agent_stats_free(&s->stats);
 	pthread_mutex_destroy(&s->lock);
+	free(s->live);
+	free(s->want);
 	free(s);
 }
 
 static int agent_init(void **state, const struct config *cfg)
 {
 	struct agent_state *s = calloc(1, sizeof(*s));
-	enum pids_item items[N_FIELDS] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID};
+	enum pids_item items[N_FIELDS] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID,
+					  PIDS_ID_TGID};
 	int err;
 
 	if (!s)
@@ -82,48 +114,119 @@ static int agent_init(void **state, const struct config *cfg)
 	return 0;
 }
 
-/* "memtide.<pid>" with a plain decimal pid; returns the pid or -1. */
-static int segment_pid(const char *name)
+static bool past(const struct timespec *deadline)
 {
-	size_t plen = strlen(MEMTIDE_SEG_PREFIX);
-	long pid = 0;
-	const char *p;
+	struct timespec now;
 
-	if (strncmp(name, MEMTIDE_SEG_PREFIX, plen) != 0 || name[plen] == '\0' || name[plen] == '0')
-		return -1;
-	for (p = name + plen; *p; p++) {
-		if (*p < '0' || *p > '9' || pid > 99999999)
-			return -1;
-		pid = pid * 10 + (*p - '0');
-	}
-	return (int)pid;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
-/* Lists the pids that have a segment in the directory, sorted. */
-static int list_segments(DIR *dir, unsigned **pids, size_t *n)
+/* Says in the log, at most once a minute, that a cap was reached; the metric counts each. */
+static void cap_reached(struct agent_state *s, const char *reason)
 {
-	size_t cap = 0;
-	struct dirent *e;
+	struct timespec now;
 
-	*pids = NULL;
-	*n = 0;
-	errno = 0;
-	while ((e = readdir(dir)) != NULL && *n < MAX_SEGMENTS) {
-		int pid = segment_pid(e->d_name);
-		unsigned *grown;
+	scrape_errors_inc(NAME, reason);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->cap_logged && now.tv_sec - s->cap_logged < CAP_LOG_SECONDS)
+		return;
+	s->cap_logged = now.tv_sec ? now.tv_sec : 1;
+	log_warn("agent collector reached a cap; the rest waits for the next scrape", "collector",
+		 NAME, "reason", reason, NULL);
+}
 
-		if (pid <= 0)
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(*pids, cap * sizeof(**pids));
-			if (!grown)
-				return -ENOMEM;
-			*pids = grown;
-		}
-		(*pids)[(*n)++] = (unsigned)pid;
+static int cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A /proc entry name that is a plain decimal pid; else 0. /proc lists
+ * thread-group leaders only: thread ids never appear here. */
+static unsigned proc_pid(const char *name)
+{
+	unsigned long pid = 0;
+
+	if (*name < '1' || *name > '9')
+		return 0;
+	for (; *name; name++) {
+		if (*name < '0' || *name > '9' || pid > 99999999)
+			return 0;
+		pid = pid * 10 + (unsigned long)(*name - '0');
 	}
-	return errno ? -errno : 0;
+	return (unsigned)pid;
+}
+
+/* Lists the live processes into s->live, sorted. */
+static int list_live(struct agent_state *s)
+{
+	DIR *proc = opendir(s->cfg->procfs);
+	struct dirent *e;
+	int err = 0;
+
+	if (!proc)
+		return -errno;
+	s->n_live = 0;
+	errno = 0;
+	while ((e = readdir(proc)) != NULL) {
+		unsigned pid = proc_pid(e->d_name);
+
+		if (!pid)
+			continue;
+		if (s->n_live == s->cap_live) {
+			size_t cap = s->cap_live ? s->cap_live * 2 : 1024;
+			unsigned *grown = realloc(s->live, cap * sizeof(*grown));
+
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			s->live = grown;
+			s->cap_live = cap;
+		}
+		s->live[s->n_live++] = pid;
+		errno = 0;
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(proc);
+	if (s->n_live > 1) /* s->live is NULL while nothing was ever listed */
+		qsort(s->live, s->n_live, sizeof(*s->live), cmp_unsigned);
+	return err;
+}
+
+/* Does a segment exist under one of the pid's names? One stat each, no listing. */
+static bool has_segment(int dirfd, unsigned pid)
+{
+	char names[SEGMENT_NAMES_MAX][SEGMENT_NAME_MAX];
+	int n = segment_names_for_pid(pid, names, SEGMENT_NAMES_MAX);
+	struct stat st;
+
+	for (int i = 0; i < n; i++)
+		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return true;
+	return false;
+}
+
+/* Fills s->want with the live pids that have a segment. */
+static int find_wanted(struct agent_state *s, int dirfd, const struct timespec *deadline)
+{
+	unsigned *want = realloc(s->want, (s->n_live + 1) * sizeof(*want));
+
+	if (!want)
+		return -ENOMEM;
+	s->want = want;
+	s->n_want = 0;
+	for (size_t i = 0; i < s->n_live; i++) {
+		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && past(deadline))
+			return -ETIMEDOUT;
+		if (has_segment(dirfd, s->live[i]))
+			s->want[s->n_want++] = s->live[i];
+	}
+	return 0;
 }
 
 static uint64_t boottime_now(void)
@@ -135,49 +238,66 @@ static uint64_t boottime_now(void)
 }
 
 /*
- * Removes a segment whose writer is gone: its pid is not alive, or alive with
- * another start time. Unless its agent thread still beats: the pid may belong
- * to another PID namespace than the exporter's, where the writer lives on (a
- * SIGKILLed writer's file lingers that long). Only root or the file's owner
- * may remove it from a sticky /dev/shm.
+ * A header that a live agent may have written for pid: its pid, and a
+ * heartbeat within the last minute on its clock, not in the future. The
+ * writer may live in another PID namespace than the exporter's, where pid
+ * means another process: its file is left to it while it beats.
  */
-static void remove_if_stale(int dirfd, unsigned pid)
+static bool writer_may_live(const struct memtide_seg_header *h, unsigned pid)
+{
+	int64_t now;
+
+	if (h->pid != pid || h->heartbeat == 0 || h->clock_offset > (1ll << 40) ||
+	    h->clock_offset < -(1ll << 40) || h->heartbeat_at > (1ull << 40))
+		return false;
+	now = (int64_t)boottime_now() + h->clock_offset;
+	return now < (int64_t)h->heartbeat_at + HEARTBEAT_ALIVE_SECONDS &&
+	       (int64_t)h->heartbeat_at <= now + HEARTBEAT_FUTURE_SECONDS;
+}
+
+/*
+ * Removes a segment whose writer is gone: its pid is not a live process, or
+ * one with another start time; or junk no agent wrote (an impossible header,
+ * a heartbeat from the future). A file still being created is left a minute.
+ * Only root or the file's owner may remove it from a sticky /dev/shm.
+ */
+static void remove_if_stale(int dirfd, const char *name, unsigned pid)
 {
 	struct memtide_seg_header h;
-	char name[64];
+	time_t mtime = 0;
+	int err = segment_file_header(dirfd, name, &h, &mtime);
 
-	snprintf(name, sizeof(name), MEMTIDE_SEG_PREFIX "%u", pid);
-	if (segment_file_header(dirfd, name, &h) == 0 && h.magic == MEMTIDE_SEG_MAGIC &&
-	    h.heartbeat != 0 &&
-	    (int64_t)boottime_now() + h.clock_offset <
-		    (int64_t)h.heartbeat_at + HEARTBEAT_ALIVE_SECONDS) {
+	if (err == -ENOENT)
+		return;
+	if (err == 0 && writer_may_live(&h, pid)) {
 		scrape_errors_inc(NAME, "segment_writer_unseen");
 		return;
 	}
+	if (err == -EAGAIN && time(NULL) - mtime < HEARTBEAT_ALIVE_SECONDS)
+		return;
 	if (unlinkat(dirfd, name, 0) == 0)
 		scrape_errors_inc(NAME, "stale_removed");
 	else if (errno != ENOENT)
 		scrape_errors_inc(NAME, "stale_kept");
 }
 
-/* Reads the segment of one live process into s->snap; false when it is not usable. */
-static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st)
+/* Copies one segment file into s->snap; -errno, or 0 with s->snap filled. */
+static int copy_segment(struct agent_state *s, int dirfd, const char *name, uid_t owner)
 {
-	unsigned pid = (unsigned)st->head[F_PID].result.s_int;
 	struct segment_copy copy = {0};
 	const char *reason = NULL;
-	char name[64];
-	int err;
+	int err = 0;
 
-	snprintf(name, sizeof(name), MEMTIDE_SEG_PREFIX "%u", pid);
 	/* A copy taken while the agent published mallinfo is torn: copy again. */
 	for (unsigned attempt = 0; attempt < COPY_ATTEMPTS; attempt++) {
-		err = segment_file_copy(dirfd, name, (uid_t)st->head[F_EUID].result.u_int, &copy,
-					&reason);
-		if (err) {
+		err = segment_file_copy(dirfd, name, owner, &s->budget, &copy, &reason);
+		s->bytes_read += copy.copied;
+		if (err == -ENOSPC)
+			cap_reached(s, reason);
+		else if (err && err != -EAGAIN && err != -ENOENT)
 			scrape_errors_inc(NAME, reason);
-			return false;
-		}
+		if (err)
+			return err;
 		err = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
 					   &s->snap);
 		segment_file_release(&copy);
@@ -185,42 +305,60 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 			break;
 	}
 	if (err == MEMTIDE_SEG_ENOTREADY)
-		return false; /* being created right now: next scrape */
+		return -EAGAIN; /* being created right now: next scrape */
 	if (err) {
 		scrape_errors_inc(NAME, memtide_segment_strerror(err));
-		return false;
+		return -EBADMSG;
 	}
-	if (s->snap.pid != pid || s->snap.start_time != st->head[F_STARTED].result.ull_int) {
-		remove_if_stale(dirfd, pid); /* an earlier process with this pid wrote it? */
-		return false;
-	}
-	return true;
+	return 0;
 }
 
-/* Handles the processes libproc2 found among pids; marks them found. */
-static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n, bool *found)
+/* Reads the segment of one live process into s->snap; false when it is not usable. */
+static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st)
+{
+	unsigned pid = (unsigned)st->head[F_PID].result.s_int;
+	char names[SEGMENT_NAMES_MAX][SEGMENT_NAME_MAX];
+	int n = segment_names_for_pid(pid, names, SEGMENT_NAMES_MAX);
+
+	/* A thread's id is not a process: only thread-group leaders write segments. */
+	if (st->head[F_TGID].result.s_int != st->head[F_PID].result.s_int)
+		return false;
+	for (int i = 0; i < n; i++) {
+		int err = copy_segment(s, dirfd, names[i], (uid_t)st->head[F_EUID].result.u_int);
+
+		if (err == -ENOENT)
+			continue;
+		if (err)
+			return false;
+		if (s->snap.pid == pid &&
+		    s->snap.start_time == st->head[F_STARTED].result.ull_int)
+			return true;
+		/* An earlier process with this pid wrote it, or junk. */
+		remove_if_stale(dirfd, names[i], pid);
+	}
+	return false;
+}
+
+/* Handles the processes libproc2 found among pids. */
+static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 {
 	struct pids_fetch *f = procps_pids_select(s->info, pids, n, PIDS_SELECT_PID);
 	char group[CONFIG_GROUP_NAME_MAX];
 
 	if (!f) {
 		scrape_errors_inc(NAME, "proc");
-		memset(found, 1, (size_t)n * sizeof(*found)); /* unknown: remove nothing */
 		return;
 	}
 	for (int i = 0; i < f->counts->total; i++) {
 		struct pids_stack *st = f->stacks[i];
 		unsigned pid = (unsigned)st->head[F_PID].result.s_int;
 
-		for (int k = 0; k < n; k++)
-			if (pids[k] == pid)
-				found[k] = true;
 		if (!read_segment(s, dirfd, st)) {
 			if (agent_stats_keep(&s->stats, pid, st->head[F_STARTED].result.ull_int) < 0)
 				scrape_errors_inc(NAME, "memory");
 			continue;
 		}
-		if (ident_match(s->cfg, st, F_IDENT, group, sizeof(group)) < 0)
+		if (ident_match(s->cfg, (int)pid, st, F_IDENT, group, sizeof(group)) < 0)
 			continue;
 		if (agent_stats_add(&s->stats, group, pid, st->head[F_STARTED].result.ull_int,
 				    &s->snap) < 0)
@@ -228,47 +366,108 @@ static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n, 
 	}
 }
 
-/* Reads every segment whose process is alive; removes those whose process is gone. */
-static int scan(struct agent_state *s, DIR *dir)
+/* Reads the segment of every live process that has one. */
+static int read_live(struct agent_state *s, int dirfd, const struct timespec *deadline)
 {
-	unsigned *pids;
-	size_t n;
-	int err = list_segments(dir, &pids, &n);
+	s->budget = SCRAPE_BYTES;
+	for (size_t off = 0; off < s->n_want; off += SELECT_BATCH) {
+		int count = (int)(s->n_want - off < SELECT_BATCH ? s->n_want - off : SELECT_BATCH);
 
-	if (err == 0) {
-		for (size_t off = 0; off < n; off += SELECT_BATCH) {
-			int count = (int)(n - off < SELECT_BATCH ? n - off : SELECT_BATCH);
-			bool found[SELECT_BATCH] = {false};
+		if (past(deadline))
+			return -ETIMEDOUT;
+		read_batch(s, dirfd, s->want + off, count);
+	}
+	return 0;
+}
 
-			read_batch(s, dirfd(dir), pids + off, count, found);
-			for (int k = 0; k < count; k++)
-				if (!found[k])
-					remove_if_stale(dirfd(dir), pids[off + k]);
+static bool is_live(const struct agent_state *s, unsigned pid)
+{
+	return s->n_live > 0 &&
+	       bsearch(&pid, s->live, s->n_live, sizeof(*s->live), cmp_unsigned) != NULL;
+}
+
+/*
+ * Removes stale segments, a bounded slice of the directory per scrape: the
+ * listing goes on from where the last scrape left it, and starts over once
+ * it reached the end, so junk at the front never keeps the sweep from the
+ * rest. Live processes' segments were looked up by pid, not here.
+ */
+static void sweep(struct agent_state *s, int dirfd, const struct timespec *deadline)
+{
+	unsigned entries = 0, headers = 0;
+	struct dirent *e;
+	int fd;
+
+	if (!s->sweep) {
+		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		s->sweep = fd < 0 ? NULL : fdopendir(fd);
+		if (!s->sweep) {
+			if (fd >= 0)
+				close(fd);
+			scrape_errors_inc(NAME, "sweep");
+			return;
 		}
 	}
-	free(pids);
+	while ((e = readdir(s->sweep)) != NULL) {
+		int pid = segment_name_pid(e->d_name);
+
+		if (pid > 0 && !is_live(s, (unsigned)pid)) {
+			remove_if_stale(dirfd, e->d_name, (unsigned)pid);
+			headers++;
+		}
+		if (++entries >= SWEEP_ENTRIES || headers >= SWEEP_HEADERS) {
+			cap_reached(s, "sweep_capped");
+			return;
+		}
+		if (entries % DEADLINE_EVERY == 0 && past(deadline))
+			return;
+	}
+	closedir(s->sweep); /* the end: start over next time, from a fresh listing */
+	s->sweep = NULL;
+}
+
+static int emit_bytes_read(struct agent_state *s, struct expo *out)
+{
+	int err = expo_family(out, "memtide_agent_segment_read_bytes_total", EXPO_COUNTER,
+			      "Bytes the agent collector copied from segment files: headers, "
+			      "then only the parts a valid header says are in use.");
+
+	return err ? err : expo_sample(out, (double)s->bytes_read, NULL);
+}
+
+static int scan(struct agent_state *s, int dirfd, const struct timespec *deadline)
+{
+	int err = list_live(s);
+
+	if (err == 0)
+		err = find_wanted(s, dirfd, deadline);
+	if (err == 0)
+		err = read_live(s, dirfd, deadline);
+	if (err == 0)
+		sweep(s, dirfd, deadline);
 	return err;
 }
 
 static int agent_collect(void *state, struct expo *out, const struct timespec *deadline)
 {
 	struct agent_state *s = state;
-	DIR *dir;
-	int err;
+	int dirfd, err;
 
 	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
 	if (err)
 		return -err;
-	dir = opendir(s->cfg->agent_dir);
-	if (!dir) {
+	dirfd = open(s->cfg->agent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
 		err = -errno;
 		goto out_unlock;
 	}
 	agent_stats_begin(&s->stats);
-	err = scan(s, dir);
-	closedir(dir);
+	err = scan(s, dirfd, deadline);
+	close(dirfd);
 	if (err == 0)
 		err = agent_stats_end(&s->stats, out);
+	if (err == 0)
+		err = emit_bytes_read(s, out);
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return err;

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "ident.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cgroup_limit.h"
 #include "config.h"
+#include "procfs.h"
+
+#define COMM_BYTES 64	    /* the kernel's TASK_COMM_LEN is 16 */
+#define CGROUP_FILE_BYTES 4096 /* /proc/PID/cgroup: one line per hierarchy */
 
 void ident_items(const struct config *cfg, enum pids_item *items)
 {
@@ -23,19 +28,53 @@ static const char *str_field(struct pids_stack *stack, int pos)
 	return v && strcmp(v, "-") != 0 ? v : NULL;
 }
 
-int ident_match(const struct config *cfg, struct pids_stack *stack, int first, char *group,
-		size_t len)
+/*
+ * libproc2 writes '?' for every byte it cannot print: "café" and "dup\xff"
+ * come out as "caf??" and "dup?". Where a '?' shows, the name is read again
+ * as the kernel holds it; a real '?' costs the same read and changes nothing.
+ */
+static const char *raw_comm(const struct config *cfg, int pid, const char *comm, char *buf)
 {
-	char cgroup[1024] = "/";
+	int n;
+
+	if (!comm || !strchr(comm, '?'))
+		return comm;
+	n = procfs_read(cfg->procfs, pid, "comm", buf, COMM_BYTES);
+	if (n <= 0)
+		return comm;
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return buf;
+}
+
+/* The cgroup v2 path ("0::/path" in /proc/PID/cgroup), as the kernel holds it. */
+static void raw_cgroup(const struct config *cfg, int pid, const char *field, char *buf,
+		       size_t len)
+{
+	char text[CGROUP_FILE_BYTES];
+	const char *line = text;
+
+	cgroup_v2_path(field ? field : "", buf, len);
+	if (!strchr(buf, '?') || procfs_read(cfg->procfs, pid, "cgroup", text, sizeof(text)) <= 0)
+		return;
+	while (line && strncmp(line, "0::", 3) != 0) {
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	if (line)
+		snprintf(buf, len, "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+}
+
+int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int first,
+		char *group, size_t len)
+{
+	char cgroup[1024] = "/", comm[COMM_BYTES];
 	struct proc_ident id;
 
-	if (cfg->needs & CONFIG_NEEDS_CGROUP) {
-		const char *field = str_field(stack, first + IDENT_CGROUP);
-
-		cgroup_v2_path(field ? field : "", cgroup, sizeof(cgroup));
-	}
+	if (cfg->needs & CONFIG_NEEDS_CGROUP)
+		raw_cgroup(cfg, pid, str_field(stack, first + IDENT_CGROUP), cgroup, sizeof(cgroup));
 	id = (struct proc_ident){
-		.comm = stack->head[first + IDENT_COMM].result.str,
+		.comm = raw_comm(cfg, pid, stack->head[first + IDENT_COMM].result.str, comm),
 		.exe = cfg->needs & CONFIG_NEEDS_EXE ? str_field(stack, first + IDENT_EXE) : NULL,
 		.cmdline = cfg->needs & CONFIG_NEEDS_CMDLINE ? str_field(stack, first + IDENT_CMDLINE)
 							     : NULL,

@@ -21,11 +21,11 @@ enum ident_field { IDENT_COMM, IDENT_EXE, IDENT_CMDLINE, IDENT_USER, IDENT_CGROU
 void ident_items(const struct config *cfg, enum pids_item *items);
 
 /*
- * Matches the process whose identity fields start at stack->head[first] and
- * writes its group name to group. Returns the matcher's index, or -1 when the
- * process belongs to no group.
+ * Matches the process pid whose identity fields start at stack->head[first]
+ * and writes its group name to group. Returns the matcher's index, or -1 when
+ * the process belongs to no group.
  */
-int ident_match(const struct config *cfg, struct pids_stack *stack, int first, char *group,
-		size_t len);
+int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int first,
+		char *group, size_t len);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cgroup_limit.h"
 #include "collector.h"
@@ -202,7 +203,8 @@ static bool match_process(struct process_state *s, struct pids_stack *st, struct
 
 	if (st->head[F_VSIZE].result.ul_int == 0)
 		return false; /* a kernel thread or a zombie */
-	m = ident_match(s->cfg, st, F_IDENT, rec->group, sizeof(rec->group));
+	m = ident_match(s->cfg, st->head[F_PID].result.s_int, st, F_IDENT, rec->group,
+			sizeof(rec->group));
 	if (m < 0)
 		return false;
 	rec->want_pss = s->cfg->groups[m].pss;
@@ -287,8 +289,25 @@ static void want_reading(struct proc_reading *w, struct pids_stack *st, size_t t
 				   .tag = tag};
 }
 
-/* Reaps every process into s->recs; returns how many matched, or -errno. */
-static int reap(struct process_state *s)
+/* Processes matched between two looks at the clock: a look costs far less
+ * than matching 64 processes. */
+#define DEADLINE_EVERY 64
+
+static bool past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/*
+ * Reaps every process into s->recs; returns how many matched, or -errno.
+ * Past the deadline it stops with -ETIMEDOUT: the scrape has answered
+ * without this collector, and work done now would only delay the next one.
+ */
+static int reap(struct process_state *s, const struct timespec *deadline)
 {
 	struct pids_fetch *f;
 	size_t n = 0, n_pss = 0;
@@ -305,6 +324,8 @@ static int reap(struct process_state *s)
 	for (int i = 0; i < f->counts->total; i++) {
 		struct pids_stack *st = f->stacks[i];
 
+		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && past(deadline))
+			return -ETIMEDOUT;
 		if (!match_process(s, st, &s->recs[n]))
 			continue;
 		read_process(s, st, &s->recs[n]);
@@ -429,7 +450,7 @@ static int process_collect(void *state, struct expo *out, const struct timespec 
 	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
 	if (err)
 		return -err;
-	n = reap(s);
+	n = reap(s, deadline);
 	if (n < 0) {
 		err = n;
 		goto out_unlock;

@@ -79,3 +79,29 @@ int procfs_count_fds(const char *procfs, int pid, long *out)
 		return -errno;
 	return count_dir_entries(fd, out);
 }
+
+int procfs_read(const char *procfs, int pid, const char *file, char *buf, size_t len)
+{
+	char path[4096];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%d/%s", procfs, pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (got < len - 1) {
+		n = read(fd, buf + got, len - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (int)got;
+}

@@ -6,6 +6,8 @@
 #ifndef MEMTIDE_PROCFS_H
 #define MEMTIDE_PROCFS_H
 
+#include <stddef.h>
+
 /* Boot time in Unix seconds ("btime" of /proc/stat). Returns 0 or -errno. */
 int procfs_boot_time(const char *procfs, double *out);
 
@@ -16,5 +18,12 @@ int procfs_boot_time(const char *procfs, double *out);
  * CAP_SYS_PTRACE, -ENOENT when it exited).
  */
 int procfs_count_fds(const char *procfs, int pid, long *out);
+
+/*
+ * The first len - 1 bytes of /proc/PID/<file>, NUL-terminated, as the kernel
+ * holds them (libproc2 turns every byte it cannot print into '?'). Returns
+ * the length or -errno.
+ */
+int procfs_read(const char *procfs, int pid, const char *file, char *buf, size_t len);
 
 #endif

@@ -4,12 +4,45 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "segment.h"
+#include "segment_read.h"
+
+int segment_names_for_pid(unsigned pid, char names[][SEGMENT_NAME_MAX], int max)
+{
+	if (max < 1)
+		return 0;
+	snprintf(names[0], SEGMENT_NAME_MAX, MEMTIDE_SEG_PREFIX "%u", pid);
+	return 1;
+}
+
+/* "memtide.<pid>" with a plain decimal pid. */
+int segment_name_pid(const char *name)
+{
+	size_t plen = strlen(MEMTIDE_SEG_PREFIX);
+	long pid = 0;
+	const char *p;
+
+	if (strncmp(name, MEMTIDE_SEG_PREFIX, plen) != 0 || name[plen] == '\0' || name[plen] == '0')
+		return -1;
+	for (p = name + plen; *p; p++) {
+		if (*p < '0' || *p > '9' || pid > 99999999)
+			return -1;
+		pid = pid * 10 + (*p - '0');
+	}
+	return (int)pid;
+}
+
+/* The file must be the process's own: written by the user the process runs as. */
+int segment_trusted(const struct stat *st, uid_t owner)
+{
+	return owner == (uid_t)-1 || st->st_uid == owner;
+}
 
 /* A pread of exactly [off, off + len), clamped to the copy; short reads leave zeros. */
 static int copy_range(int fd, struct segment_copy *c, uint64_t off, uint64_t len)
@@ -28,6 +61,7 @@ static int copy_range(int fd, struct segment_copy *c, uint64_t off, uint64_t len
 			return -errno;
 		if (n == 0)
 			break; /* the file shrank: the reader finds it truncated */
+		c->copied += (uint64_t)n;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
@@ -52,7 +86,7 @@ static int open_checked(int dirfd, const char *name, uid_t owner, struct stat *s
 		close(fd);
 		return -EINVAL;
 	}
-	if (owner != (uid_t)-1 && st->st_uid != owner) {
+	if (!segment_trusted(st, owner)) {
 		*reason = "segment_wrong_owner";
 		close(fd);
 		return -EPERM;
@@ -66,36 +100,73 @@ static int open_checked(int dirfd, const char *name, uid_t owner, struct stat *s
 	return fd;
 }
 
-/* Copies the header, then the slot and pool ranges the header says are in use. */
-static int copy_used(int fd, struct segment_copy *c)
-{
-	const struct memtide_seg_header *h = c->buf;
-	uint64_t slots, pools;
-	int err = copy_range(fd, c, 0, sizeof(*h));
+/* The header, 8-byte aligned for the reader. */
+union header_buf {
+	struct memtide_seg_header h;
+	uint64_t align;
+};
 
-	if (err)
-		return err;
-	/* Unchecked values only bound what is copied; the reader validates them. */
-	slots = (uint64_t)h->slots_used * h->slot_size;
-	pools = (uint64_t)h->pools_used * h->pool_size;
-	err = copy_range(fd, c, h->overflow_offset, h->slot_size);
-	if (err == 0)
-		err = copy_range(fd, c, h->slot_offset, slots);
-	if (err == 0)
-		err = copy_range(fd, c, h->pool_offset, pools);
+/* Reads and validates the header: nothing else of the file is read before. */
+static int read_header(int fd, size_t file_len, union header_buf *hb,
+		       struct memtide_seg_extents *ext, const char **reason)
+{
+	ssize_t n;
+	int err;
+
+	do
+		n = pread(fd, hb, sizeof(*hb), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*hb)) {
+		*reason = "segment_unreadable";
+		return n < 0 ? -errno : -EIO;
+	}
+	err = memtide_segment_check_header(hb, file_len, ext);
+	if (err == MEMTIDE_SEG_ENOTREADY) {
+		*reason = memtide_segment_strerror(err);
+		return -EAGAIN;
+	}
+	if (err) {
+		*reason = memtide_segment_strerror(err);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Copies the ranges the checked header says are in use; the header itself as checked. */
+static int copy_used(int fd, struct segment_copy *c, const union header_buf *hb,
+		     const struct memtide_seg_extents *ext)
+{
+	int err = 0;
+
+	memcpy(c->buf, hb, sizeof(*hb));
+	c->copied = sizeof(*hb);
+	for (int i = 0; i < 3 && err == 0; i++)
+		err = copy_range(fd, c, ext->off[i], ext->len[i]);
 	return err;
 }
 
-int segment_file_copy(int dirfd, const char *name, uid_t owner, struct segment_copy *out,
-		      const char **reason)
+int segment_file_copy(int dirfd, const char *name, uid_t owner, uint64_t *budget,
+		      struct segment_copy *out, const char **reason)
 {
+	struct memtide_seg_extents ext;
+	union header_buf hb;
 	struct stat st;
 	int fd = open_checked(dirfd, name, owner, &st, reason);
 	int err;
 
 	if (fd < 0)
 		return fd;
-	out->len = (size_t)st.st_size;
+	err = read_header(fd, (size_t)st.st_size, &hb, &ext, reason);
+	if (err == 0 && ext.used > *budget) {
+		*reason = "segment_budget";
+		err = -ENOSPC;
+	}
+	if (err) {
+		close(fd);
+		return err;
+	}
+	*budget -= ext.used;
+	out->len = (size_t)ext.total;
 	/* Anonymous pages: zero, and only the ones written to cost memory. */
 	out->buf = mmap(NULL, out->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (out->buf == MAP_FAILED) {
@@ -103,7 +174,7 @@ int segment_file_copy(int dirfd, const char *name, uid_t owner, struct segment_c
 		close(fd);
 		return -ENOMEM;
 	}
-	err = copy_used(fd, out);
+	err = copy_used(fd, out, &hb, &ext);
 	close(fd);
 	if (err) {
 		*reason = "segment_unreadable";
@@ -119,16 +190,22 @@ void segment_file_release(struct segment_copy *copy)
 	copy->buf = NULL;
 }
 
-int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out)
+int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out,
+			time_t *mtime)
 {
+	struct memtide_seg_extents ext;
 	const char *reason;
+	union header_buf hb;
 	struct stat st;
 	int fd = open_checked(dirfd, name, (uid_t)-1, &st, &reason);
-	ssize_t n;
+	int err;
 
 	if (fd < 0)
 		return fd;
-	n = pread(fd, out, sizeof(*out), 0);
+	*mtime = st.st_mtime;
+	err = read_header(fd, (size_t)st.st_size, &hb, &ext, &reason);
 	close(fd);
-	return n == (ssize_t)sizeof(*out) ? 0 : -EIO;
+	if (err == 0 || err == -EAGAIN)
+		*out = hb.h;
+	return err;
 }

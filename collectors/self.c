@@ -13,7 +13,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "basic_auth.h"
 #include "collector.h"
+#include "conn_guard.h"
 #include "config.h"
 #include "expo.h"
 #include "procfs.h"
@@ -127,6 +129,31 @@ static const struct self_metric self_metrics[] = {
 	   "Start time of the process since unix epoch in seconds."),
 };
 
+/* Basic-auth checks: cached, bcrypt run, and rejected without bcrypt under a flood. */
+static int emit_auth(struct expo *out)
+{
+	struct basic_auth_counts c;
+	int err = expo_family(out, "memtide_auth_checks_total", EXPO_COUNTER,
+			      "Basic-auth checks of credentials: accepted from the cache "
+			      "(result=cached), checked with bcrypt (bcrypt), rejected without "
+			      "bcrypt because checks were queued (busy).");
+
+	basic_auth_counts(&c);
+	if (err == 0)
+		err = expo_sample(out, (double)c.cached, "result", "cached", NULL);
+	if (err == 0)
+		err = expo_sample(out, (double)c.bcrypt, "result", "bcrypt", NULL);
+	if (err == 0)
+		err = expo_sample(out, (double)c.busy, "result", "busy", NULL);
+	if (err == 0)
+		err = expo_family(out, "memtide_http_connections_evicted_total", EXPO_COUNTER,
+				  "Connections closed to make room for a new one: more than 256 were "
+				  "open, and this one had waited longest without a complete request.");
+	if (err == 0)
+		err = expo_sample(out, (double)conn_guard_evictions(), NULL);
+	return err;
+}
+
 static int self_collect(void *state, struct expo *out, const struct timespec *deadline)
 {
 	struct self_sample v;
@@ -146,6 +173,8 @@ static int self_collect(void *state, struct expo *out, const struct timespec *de
 	if (err == 0)
 		err = expo_sample(out, 1, "version", MEMTIDE_VERSION, "revision", MEMTIDE_REVISION,
 				  NULL);
+	if (err == 0)
+		err = emit_auth(out);
 	return err;
 }
 

@@ -10,6 +10,7 @@
  * (matcher.c) only executes them.
  */
 #include "config.h"
+#include "cmdline_re.h"
 #include "yaml_schema.h"
 
 #include <errno.h>
@@ -157,12 +158,12 @@ static int parse_template(struct yaml_loader *ld, size_t line, const char *tmpl,
 }
 
 /*
- * glibc's regcomp expands "x+" into "xx*" and "x{n,m}" into m copies of x, so
+ * A regex compiler expands "x+" into "xx*" and "x{n,m}" into m copies of x, so
  * nested and stacked repetitions multiply: "((a{99}){99}){99}" or a run of
  * "+" exhaust memory before regcomp can fail. The functions below estimate
  * the expanded size of an extended regex, erring high, so that such patterns
  * are refused with a message; no regex for a command line comes near the
- * budget. Syntax errors are left to regcomp.
+ * budget. Syntax errors are left to the compiler (cmdline_re.h).
  */
 #define REGEX_MAX_LEN 4096
 #define REGEX_MAX_SIZE 10000
@@ -306,6 +307,7 @@ static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d, 
 {
 	const char *re = (const char *)d->cmdline->data.scalar.value;
 	char q[YAML_QUOTE_MAX], why[256];
+	unsigned captures;
 	int rc;
 
 	if (regex_too_big(re))
@@ -313,25 +315,23 @@ static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d, 
 			    "cmdline: regex %s is too complex (longer than %d bytes, or its "
 			    "repetitions expand to more than %d elements)",
 			    YAML_QUOTE(q, d->cmdline), REGEX_MAX_LEN, REGEX_MAX_SIZE);
-	/* Without captures in the name, REG_NOSUB lets regexec skip the
-	 * bookkeeping of where groups matched. */
-	rc = regcomp(&m->cmdline_re, re, REG_EXTENDED | (max_index < 0 ? REG_NOSUB : 0));
-	if (rc) {
-		regerror(rc, &m->cmdline_re, why, sizeof(why));
-		regfree(&m->cmdline_re);
+	rc = cmdline_re_compile(re, &m->cmdline_re, &captures, why, sizeof(why));
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc)
 		return yaml_fail(ld, yaml_line(d->cmdline), "cmdline: invalid regex %s: %s",
 			    YAML_QUOTE(q, d->cmdline), why);
-	}
-	if (max_index > (int)m->cmdline_re.re_nsub) {
-		regfree(&m->cmdline_re);
+	if (max_index > (int)captures) {
+		cmdline_re_free(m->cmdline_re);
+		m->cmdline_re = NULL;
 		return yaml_fail(ld, yaml_line(d->name),
-			    "name: {%d} but cmdline %s has %zu capture group%s", max_index,
-			    YAML_QUOTE(q, d->cmdline), m->cmdline_re.re_nsub,
-			    m->cmdline_re.re_nsub == 1 ? "" : "s");
+			    "name: {%d} but cmdline %s has %u capture group%s", max_index,
+			    YAML_QUOTE(q, d->cmdline), captures, captures == 1 ? "" : "s");
 	}
 	m->cmdline = strdup(re);
 	if (!m->cmdline) {
-		regfree(&m->cmdline_re);
+		cmdline_re_free(m->cmdline_re);
+		m->cmdline_re = NULL;
 		return -ENOMEM;
 	}
 	m->nmatch = max_index < 0 ? 0 : (unsigned)max_index + 1;
@@ -782,8 +782,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_groups; i++) {
 		struct group_matcher *m = &cfg->groups[i];
 
-		if (m->cmdline)
-			regfree(&m->cmdline_re);
+		cmdline_re_free(m->cmdline_re);
 		free(m->cmdline);
 		free(m->exe);
 		free(m->comm);

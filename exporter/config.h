@@ -10,7 +10,6 @@
 #ifndef MEMTIDE_CONFIG_H
 #define MEMTIDE_CONFIG_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,11 +57,11 @@ struct group_matcher {
 	char *exe;       /* glob on the executable: full path, or basename when it has no '/' */
 	char *cmdline;   /* extended regex on the arguments joined by spaces, NULL when absent;
 			    cmdline_re is compiled exactly when this is set */
-	regex_t cmdline_re;
+	struct cmdline_re *cmdline_re;
 	bool pss;        /* read PSS and USS (smaps_rollup) for this group */
 	/* Private to config.c and matcher.c. */
 	struct name_part *parts; /* the parsed name, one allocation, ends with NAME_END */
-	unsigned nmatch;         /* regmatch_t slots the name needs: highest {N} + 1, or 0 */
+	unsigned nmatch;         /* match spans the name needs: highest {N} + 1, or 0 */
 };
 
 /* One entry of sessions.dirs: a directory holding one file per session. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic_auth.h"
 #include "collector.h"
+#include "conn_guard.h"
 #include "config.h"
 #include "expo.h"
 #include "http_tls.h"
@@ -30,7 +33,11 @@
 
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
 #define MAX_SCRAPE_TIMEOUT 300.0
-#define CONNECTION_LIMIT 256
+/* Connections (each a thread) libmicrohttpd accepts; past CONNECTION_KEEP the
+ * guard closes the idle one that waited longest, so a newcomer always gets in
+ * and the rest is headroom for connections being closed (conn_guard.h). */
+#define CONNECTION_LIMIT 384
+#define CONNECTION_KEEP 256
 /* One client address may hold at most a quarter of the connections: a client
  * that opens connections and trickles bytes into them (a timeout only counts
  * silence) cannot take every thread from the Prometheus servers. */
@@ -40,15 +47,19 @@
 
 /*
  * One libmicrohttpd daemon serving the server's socket with one web config.
- * A reload starts a new listener on the same socket and stops the old one
- * once its requests are done, so TLS settings and users change without
- * dropping a connection or closing the socket.
+ * A reload starts a new listener on the same socket; the old one stops
+ * accepting, answers what its connections ask with "Connection: close" (so
+ * that clients move to the new one between requests, never in the middle of
+ * one), and is stopped once its last connection is gone. TLS settings and
+ * users change without a refused, dropped or cut connection.
  */
 struct listener {
 	struct http_server *srv;
 	struct web_config *web;  /* NULL: plain HTTP, no authentication */
 	struct basic_auth *auth; /* NULL: no users */
 	struct MHD_Daemon *daemon;
+	struct conn_guard *guard; /* its connections, for evicting slow ones */
+	int draining;            /* atomic: replaced by a reload, closing its connections */
 };
 
 struct http_server {
@@ -57,6 +68,10 @@ struct http_server {
 	int fd;
 	struct listener *current;
 	unsigned in_flight; /* atomic: scrapes being answered now */
+	pthread_mutex_t drain_lock; /* drainers and stopping */
+	pthread_cond_t drained;	    /* signalled as each drainer ends */
+	unsigned drainers;	    /* old listeners still closing their connections */
+	bool stopping;		    /* http_stop: drainers stop waiting */
 };
 
 /* Every response leaves through here: the web config's headers go on all of them. */
@@ -67,6 +82,8 @@ static enum MHD_Result queue(const struct listener *l, struct MHD_Connection *c,
 
 	for (size_t i = 0; l->web && i < l->web->n_headers; i++)
 		MHD_add_response_header(r, l->web->headers[i].name, l->web->headers[i].value);
+	if (__atomic_load_n(&l->draining, __ATOMIC_ACQUIRE))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -262,6 +279,14 @@ static bool authorized(const struct listener *l, struct MHD_Connection *c)
 	return ok;
 }
 
+static struct conn_slot *slot_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
@@ -282,6 +307,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0; /* a body is never wanted: drop it */
 		return MHD_YES;
 	}
+	/* The request is complete: from now on it is being answered. */
+	conn_guard_busy(l->guard, slot_of(c), c, true);
 	if (l->auth && !authorized(l, c))
 		return respond_text(l, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -299,11 +326,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			      enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
-	(void)c;
+	const struct listener *l = cls;
+
 	(void)con_cls;
 	(void)code;
+	conn_guard_busy(l->guard, slot_of(c), c, false);
 	stack_release_below_caller();
+}
+
+/* Enters connections into the listener's guard as they open, takes them out as they close. */
+static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	const struct listener *l = cls;
+	const union MHD_ConnectionInfo *info;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_guard_closed(l->guard, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	*socket_context = info ? conn_guard_opened(l->guard, c, info->connect_fd) : NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -419,6 +463,7 @@ static void listener_free(struct listener *l)
 	if (!l)
 		return;
 	basic_auth_free(l->auth);
+	conn_guard_free(l->guard);
 	web_config_put(l->web);
 	free(l);
 }
@@ -427,7 +472,7 @@ static void listener_free(struct listener *l)
 static int listener_start(struct http_server *srv, struct web_config *wc, struct listener **out)
 {
 	struct listener *l = calloc(1, sizeof(*l));
-	struct MHD_OptionItem items[10 + HTTP_TLS_MAX_OPTIONS];
+	struct MHD_OptionItem items[11 + HTTP_TLS_MAX_OPTIONS];
 	size_t n = 0, n_tls;
 
 	if (!l)
@@ -435,6 +480,11 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 	l->srv = srv;
 	l->web = web_config_get(wc);
 	if (wc && wc->n_users && !(l->auth = basic_auth_new(wc))) {
+		listener_free(l);
+		return -ENOMEM;
+	}
+	l->guard = conn_guard_new(CONNECTION_LIMIT, CONNECTION_KEEP);
+	if (!l->guard) {
 		listener_free(l);
 		return -ENOMEM;
 	}
@@ -448,7 +498,9 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 					     srv->opts.connection_timeout, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_SIZE, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-					     (intptr_t)request_completed, NULL};
+					     (intptr_t)request_completed, l};
+	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+					     (intptr_t)connection_notify, l};
 	n_tls = http_tls_options(wc, items + n);
 	n += n_tls;
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
@@ -475,19 +527,129 @@ static void listener_stop(struct listener *l)
 	listener_free(l);
 }
 
+/* How often a drainer looks at its listener's connections. */
+#define DRAIN_POLL_NS 50000000L
+/* A quiesced daemon's polling thread may still accept a connection it was
+ * woken for: its count is trusted only after this long. */
+#define DRAIN_GRACE_NS 500000000L
+
+static unsigned connections_of(const struct listener *l)
+{
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info ? info->num_connections : 0;
+}
+
+/*
+ * Waits until the replaced listener's connections are gone, then stops it.
+ * Bounded: an idle connection lasts at most the connection timeout, after
+ * which libmicrohttpd closes it; and http_stop cuts the wait short.
+ */
+static void *drain(void *arg)
+{
+	struct listener *l = arg;
+	struct http_server *srv = l->srv;
+	struct timespec now, until, grace;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	grace = until;
+	grace.tv_nsec += DRAIN_GRACE_NS;
+	if (grace.tv_nsec >= 1000000000L) {
+		grace.tv_sec++;
+		grace.tv_nsec -= 1000000000L;
+	}
+	until.tv_sec += (time_t)srv->opts.connection_timeout + 2;
+	pthread_mutex_lock(&srv->drain_lock);
+	while (!srv->stopping &&
+	       pthread_cond_timedwait(&srv->drained, &srv->drain_lock, &grace) != ETIMEDOUT)
+		;
+	while (!srv->stopping && connections_of(l) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > until.tv_sec)
+			break;
+		now.tv_nsec += DRAIN_POLL_NS;
+		if (now.tv_nsec >= 1000000000L) {
+			now.tv_sec++;
+			now.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->drained, &srv->drain_lock, &now);
+	}
+	pthread_mutex_unlock(&srv->drain_lock);
+	listener_stop(l);
+	pthread_mutex_lock(&srv->drain_lock);
+	srv->drainers--;
+	pthread_cond_broadcast(&srv->drained);
+	pthread_mutex_unlock(&srv->drain_lock);
+	return NULL;
+}
+
+/* Hands the replaced (quiesced) listener to a drainer; stops it at once if none can start. */
+static void retire(struct http_server *srv, struct listener *old)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	__atomic_store_n(&old->draining, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&srv->drain_lock);
+	srv->drainers++;
+	pthread_mutex_unlock(&srv->drain_lock);
+	rc = pthread_attr_init(&attr);
+	if (rc == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 64u << 10);
+		rc = pthread_create(&t, &attr, drain, old);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc == 0)
+		return;
+	log_warn("cannot wait for the old connections; closing them", "address", srv->address,
+		 NULL);
+	listener_stop(old);
+	pthread_mutex_lock(&srv->drain_lock);
+	srv->drainers--;
+	pthread_mutex_unlock(&srv->drain_lock);
+}
+
+/* Cuts the drainers' waits short and waits for them to finish. */
+static void stop_drainers(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->drain_lock);
+	srv->stopping = true;
+	pthread_cond_broadcast(&srv->drained);
+	while (srv->drainers > 0)
+		pthread_cond_wait(&srv->drained, &srv->drain_lock);
+	pthread_mutex_unlock(&srv->drain_lock);
+}
+
+static void http_server_free(struct http_server *srv)
+{
+	pthread_mutex_destroy(&srv->drain_lock);
+	pthread_cond_destroy(&srv->drained);
+	free(srv);
+}
+
 int http_start(const char *address, const struct http_options *opts, struct web_config *web,
 	       struct http_server **out, char *err, size_t errlen)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	int rc;
 
+	pthread_condattr_t ca;
+
 	if (!srv)
 		return -ENOMEM;
 	srv->opts = *opts;
+	pthread_mutex_init(&srv->drain_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->drained, &ca);
+	pthread_condattr_destroy(&ca);
 	srv->fd = listen_socket(address, err, errlen);
 	if (srv->fd < 0) {
 		rc = srv->fd;
-		free(srv);
+		http_server_free(srv);
 		return rc;
 	}
 	format_bound(srv->fd, srv->address, sizeof(srv->address));
@@ -496,7 +658,7 @@ int http_start(const char *address, const struct http_options *opts, struct web_
 		snprintf(err, errlen, "%s: libmicrohttpd could not start%s", address,
 			 web && web->tls ? " with TLS" : "");
 		close(srv->fd);
-		free(srv);
+		http_server_free(srv);
 		return rc;
 	}
 	*out = srv;
@@ -519,7 +681,7 @@ int http_reload(struct http_server *srv, struct web_config *web)
 	rc = listener_start(srv, web, &fresh);
 	if (rc == 0) {
 		srv->current = fresh;
-		listener_stop(old);
+		retire(srv, old);
 		return 0;
 	}
 	/* The socket is still ours: serve it again with what ran before. */
@@ -540,7 +702,8 @@ void http_stop(struct http_server *srv)
 	/* Quiesced first, so that stopping leaves the socket to us in every case. */
 	if (srv->current)
 		MHD_quiesce_daemon(srv->current->daemon);
+	stop_drainers(srv);
 	listener_stop(srv->current);
 	close(srv->fd);
-	free(srv);
+	http_server_free(srv);
 }

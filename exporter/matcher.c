@@ -4,12 +4,18 @@
  *
  * This runs for every process on every scrape, so it only executes what
  * config_load compiled: globs, regexes with the capture count the name needs,
- * and name templates already split into parts. It allocates nothing.
+ * and name templates already split into parts. The regex runs in time linear
+ * in the command line (cmdline_re.h): a local user's crafted arguments cannot
+ * make it backtrack.
  */
+#include "cmdline_re.h"
 #include "config.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "utf8.h"
 
 /* Captures a name can refer to: {0}..{9}. */
 #define MAX_MATCH 10
@@ -44,7 +50,7 @@ static bool exe_matches(const char *glob, const char *exe)
 
 /* True when every condition of m holds for p; fills pm for the name's {N}. */
 static bool matcher_matches(const struct group_matcher *m, const struct proc_ident *p,
-			    regmatch_t *pm)
+			    struct cmdline_re_span *pm)
 {
 	/* Cheapest first: most processes fail the comm glob. */
 	if (m->comm && !glob_matches(m->comm, p->comm))
@@ -52,8 +58,8 @@ static bool matcher_matches(const struct group_matcher *m, const struct proc_ide
 	if (m->exe && !exe_matches(m->exe, p->exe))
 		return false;
 	if (m->cmdline)
-		return p->cmdline && regexec(&m->cmdline_re, p->cmdline, m->nmatch,
-					     m->nmatch ? pm : NULL, 0) == 0;
+		return p->cmdline && cmdline_re_search(m->cmdline_re, p->cmdline,
+						       strlen(p->cmdline), pm, m->nmatch);
 	return true;
 }
 
@@ -69,10 +75,35 @@ static void put(struct name_buf *b, const char *s, size_t n)
 	b->len += n;
 }
 
+/*
+ * Writes n bytes of a process's field as the kernel holds them when they are
+ * UTF-8; an invalid byte becomes \xHH and a backslash \\, so that two
+ * distinct values are never published as one ("dup\xff" and "dup\xfe").
+ */
+static void put_escaped(struct name_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char hex[5];
+	size_t k;
+
+	for (size_t i = 0; i < n && !b->cut; i += k) {
+		if (p[i] == '\\') {
+			put(b, "\\\\", 2);
+			k = 1;
+		} else if ((k = utf8_seq(p + i)) != 0 && k <= n - i) {
+			put(b, s + i, k);
+		} else {
+			snprintf(hex, sizeof(hex), "\\x%02x", p[i]);
+			put(b, hex, 4);
+			k = 1;
+		}
+	}
+}
+
 static void put_str(struct name_buf *b, const char *s)
 {
 	if (s)
-		put(b, s, strlen(s));
+		put_escaped(b, s, strlen(s));
 }
 
 /* A name cut inside a multi-byte UTF-8 character would be an invalid label
@@ -100,14 +131,14 @@ static void trim_partial_utf8(struct name_buf *b)
 }
 
 /* Writes the part of cmdline that capture `index` matched, if it took part. */
-static void put_match(struct name_buf *b, const char *cmdline, const regmatch_t *pm, unsigned index)
+static void put_match(struct name_buf *b, const char *cmdline, const struct cmdline_re_span *pm, unsigned index)
 {
-	if (!cmdline || pm[index].rm_so < 0 || pm[index].rm_eo < pm[index].rm_so)
+	if (!cmdline || pm[index].so < 0 || pm[index].eo < pm[index].so)
 		return;
-	put(b, cmdline + pm[index].rm_so, (size_t)(pm[index].rm_eo - pm[index].rm_so));
+	put_escaped(b, cmdline + pm[index].so, (size_t)(pm[index].eo - pm[index].so));
 }
 
-static void expand(const struct group_matcher *m, const struct proc_ident *p, const regmatch_t *pm,
+static void expand(const struct group_matcher *m, const struct proc_ident *p, const struct cmdline_re_span *pm,
 		   struct name_buf *b)
 {
 	for (const struct name_part *part = m->parts; part->kind != NAME_END; part++) {
@@ -143,7 +174,7 @@ static void expand(const struct group_matcher *m, const struct proc_ident *p, co
 int config_match(const struct config *cfg, const struct proc_ident *p, char *name, size_t namelen)
 {
 	struct name_buf b = {.s = name, .cap = namelen};
-	regmatch_t pm[MAX_MATCH];
+	struct cmdline_re_span pm[MAX_MATCH];
 
 	if (!namelen)
 		return -1;

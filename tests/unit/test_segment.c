@@ -379,6 +379,37 @@ static void test_strerror(void **state)
 	assert_string_equal(memtide_segment_strerror(-1000), "unknown");
 }
 
+/* The header alone says what a copy costs; a hostile one costs nothing more. */
+static void test_check_header(void **state)
+{
+	void *buf = make_segment();
+	struct memtide_seg_header *h = hdr(buf);
+	struct memtide_seg_extents ext;
+
+	(void)state;
+	assert_int_equal(memtide_segment_check_header(buf, MEMTIDE_SEG_TOTAL_SIZE, &ext), 0);
+	assert_int_equal(ext.total, MEMTIDE_SEG_TOTAL_SIZE);
+	assert_int_equal(ext.len[1], 2 * MEMTIDE_SEG_SLOT_SIZE);
+	assert_int_equal(ext.len[2], MEMTIDE_SEG_POOL_SIZE);
+	assert_int_equal(ext.used, sizeof(*h) + 3 * MEMTIDE_SEG_SLOT_SIZE + MEMTIDE_SEG_POOL_SIZE);
+	for (int i = 0; i < 3; i++)
+		assert_true(ext.off[i] + ext.len[i] <= ext.total);
+
+	/* The file is shorter than the header says. */
+	assert_int_equal(memtide_segment_check_header(buf, MEMTIDE_SEG_TOTAL_SIZE - 1, &ext),
+			 MEMTIDE_SEG_ETRUNCATED);
+	h->slots_used = 0xffffffffu;
+	h->slot_size = 0xffffffffu;
+	assert_int_equal(memtide_segment_check_header(buf, MEMTIDE_SEG_TOTAL_SIZE, &ext),
+			 MEMTIDE_SEG_ELAYOUT);
+	h->slots_used = 2;
+	h->slot_size = MEMTIDE_SEG_SLOT_SIZE;
+	h->flags = 0;
+	assert_int_equal(memtide_segment_check_header(buf, MEMTIDE_SEG_TOTAL_SIZE, &ext),
+			 MEMTIDE_SEG_ENOTREADY);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,7 +418,7 @@ int main(void)
 	    cmocka_unit_test(test_absurd_counts), cmocka_unit_test(test_offsets_past_the_end),
 	    cmocka_unit_test(test_pool_names),	  cmocka_unit_test(test_seqlock),
 	    cmocka_unit_test(test_alignment),	  cmocka_unit_test(test_ages),
-	    cmocka_unit_test(test_set_mode),	  cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_set_mode),	  cmocka_unit_test(test_strerror), cmocka_unit_test(test_check_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
