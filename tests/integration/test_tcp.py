@@ -46,29 +46,61 @@ class Server:
 
     def __init__(self, family, host):
         self.family = family
-        self.listener = self._listen_on_unused_port(family, host)
+        self.listener, self.placeholders = self._listen_on_unused_port(family, host)
         self.address = self.listener.getsockname()[:2]
         self.port = self.address[1]
         self.pairs = []  # (client, accepted)
 
     @staticmethod
     def _listen_on_unused_port(family, host):
-        """A listener on a port no other socket uses, in either family.
+        """A listener on a port that no other socket uses now or can take later,
+        in either family.
 
         The collector counts by port alone, as configured. A port that the
         kernel hands to ::1 may still carry TIME_WAIT sockets of an earlier
-        127.0.0.1 connection (any busy program's, on CI the end-to-end test's
-        load generator), which would make the counts the test expects wrong.
-        Once the listener owns the port, new connections cannot land on it."""
+        127.0.0.1 connection, and a server of another test (on CI the
+        end-to-end test's, beside this one) may be given the same port number
+        on another address or family, which would make the counts the test
+        expects wrong. So the port is reserved first on the wildcard address
+        of both families (bound, never listening: nothing is exposed), and
+        taken only if no socket is on it yet."""
         for _ in range(50):
-            listener = socket.socket(family, socket.SOCK_STREAM)
-            listener.bind((host, 0))
-            listener.listen(128)
-            port = listener.getsockname()[1]
+            placeholders = Server._reserve_port()
+            if placeholders is None:
+                continue
+            port = placeholders[0].getsockname()[1]
             if sum(ss_counts(port).values()) == 0:
-                return listener
-            listener.close()
+                listener = socket.socket(family, socket.SOCK_STREAM)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind((host, port))
+                listener.listen(128)
+                return listener, placeholders
+            for s in placeholders:
+                s.close()
         raise AssertionError("no port free of other sockets in 50 tries")
+
+    @staticmethod
+    def _reserve_port():
+        """Sockets bound to 0.0.0.0:P and, where there is IPv6, [::]:P (IPv6
+        only), with SO_REUSEADDR so that the test's own listener may still take
+        P on a loopback address: other programs cannot bind P or be handed it."""
+        v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        v4.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        v4.bind(("0.0.0.0", 0))
+        held = [v4]
+        if socket.has_ipv6:
+            v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            v6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                v6.bind(("::", v4.getsockname()[1]))
+                held.append(v6)
+            except OSError:
+                v6.close()
+                if ipv6_loopback():  # taken in IPv6: the caller tries another
+                    v4.close()
+                    return None
+        return held
 
     def connect(self, n):
         for _ in range(n):
@@ -82,6 +114,8 @@ class Server:
             client.close()
             accepted.close()
         self.listener.close()
+        for s in self.placeholders:
+            s.close()
 
 
 @pytest.fixture
