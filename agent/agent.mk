@@ -15,7 +15,8 @@ AGENT_DUMP := $(BUILD)/memtide-segment-dump
 AGENT_READER_OBJ := $(BUILD)/agent/segment_read.o
 AGENT_TEST_TARGETS := agent-test
 
-AGENT_LIB_SRCS := agent/agent.c agent/interpose.c agent/sessions.c agent/segment_write.c
+AGENT_LIB_SRCS := agent/agent.c agent/interpose.c agent/sessions.c agent/segment_write.c \
+	agent/allocator.c agent/refresh.c agent/privdrop.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/pic/%.o)
 AGENT_PROGS := hold_blocks storm fork_exec sessions allocators
 AGENT_PROG_BINS := $(AGENT_PROGS:%=$(BUILD)/tests/agent/%)
@@ -49,7 +50,7 @@ $(BUILD)/agent/pic/%.o: agent/%.c agent/segment.h agent/agent_internal.h agent/m
 	$(CC) $(AGENT_LIB_CFLAGS) -c -o $@ $<
 
 $(AGENT_LIB): $(AGENT_LIB_OBJS)
-	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^
+	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^ -ldl
 
 $(AGENT_PC): agent/memtide.pc.in
 	@mkdir -p $(dir $@)

@@ -43,7 +43,7 @@ extern "C" {
 
 /* "MEMTIDE\x01" read as a little-endian uint64_t. */
 #define MEMTIDE_SEG_MAGIC 0x01454449544d454dULL
-#define MEMTIDE_SEG_VERSION 1
+#define MEMTIDE_SEG_VERSION 2
 #define MEMTIDE_SEG_COMPAT_VERSION 1
 
 /* File name: MEMTIDE_SEG_PREFIX followed by the decimal pid. */
@@ -144,8 +144,30 @@ struct memtide_seg_header {
 	uint64_t mallinfo_taken_at;   /* seconds on the clock (with clock_offset) */
 	uint64_t mallinfo_interval;   /* const: MEMTIDE_MALLINFO_INTERVAL in seconds, 0 = off */
 
-	uint8_t reserved[256 - 192];
+	/*
+	 * Version 2. agent_state: 0 the agent counts; 1 it is off in this process
+	 * and counts nothing (slots stay zero), for the reason in off_reason
+	 * (MEMTIDE_SEG_OFF_*). Both const. Version 1 writers leave them zero.
+	 */
+	uint32_t agent_state;
+	uint32_t off_reason;
+
+	uint8_t reserved[256 - 200];
 };
+
+/* header.agent_state */
+#define MEMTIDE_SEG_STATE_COUNTING 0u
+#define MEMTIDE_SEG_STATE_OFF 1u
+
+/* header.off_reason: why the agent does not count in this process. Readers map
+ * an unknown value to "other". */
+#define MEMTIDE_SEG_OFF_NONE 0u
+#define MEMTIDE_SEG_OFF_JEMALLOC 1u	   /* the program's malloc is jemalloc's */
+#define MEMTIDE_SEG_OFF_TCMALLOC 2u	   /* ... tcmalloc's */
+#define MEMTIDE_SEG_OFF_MIMALLOC 3u	   /* ... mimalloc's */
+#define MEMTIDE_SEG_OFF_OTHER_ALLOCATOR 4u /* ... another allocator or interposer */
+#define MEMTIDE_SEG_OFF_CHUNK_LAYOUT 5u	   /* glibc, but chunk headers not as expected */
+#define MEMTIDE_SEG_OFF_REASONS 6u
 
 /*
  * A slot: four monotonic counters (modulo 2^64), summed over all slots including
@@ -170,7 +192,9 @@ struct memtide_seg_slot {
 	uint64_t bytes_allocated;
 	uint64_t bytes_freed;
 	uint32_t owner; /* tid of the thread that owns the slot, 0 = free. Informational */
-	uint32_t reserved0;
+	uint16_t tick;	    /* writer-private: the owner's allocation tick (agent refresh);
+			       readers ignore it */
+	uint16_t reserved1;
 	uint64_t reserved[3];
 };
 

@@ -8,6 +8,8 @@
 #define MEMTIDE_TEST_SELFREAD_H
 
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +17,23 @@
 #include <unistd.h>
 
 #include "../../agent/segment_read.h"
+
+/*
+ * The bytes the agent counts for a live block: its usable size, plus 8 for a
+ * block glibc served with its own mmap on x86-64 (docs/agent.md, "How it
+ * counts"), where the agent reads the chunk size without telling them apart.
+ */
+static inline size_t counted_usable(void *p)
+{
+#if defined(__x86_64__)
+	uintptr_t hdr = (uintptr_t)p - sizeof(size_t);
+
+	__asm__("" : "+r"(hdr)); /* the chunk header, outside what malloc returned */
+	return malloc_usable_size(p) + ((*(const size_t *)hdr & 2) ? 8 : 0);
+#else
+	return malloc_usable_size(p);
+#endif
+}
 
 /* The path of pid's segment in buf. */
 static inline void segment_path(char *buf, size_t len, pid_t pid)
