@@ -60,9 +60,11 @@ $(AGENT_PC): agent/memtide.pc.in
 # it is compiled like the exporter (sanitized under SAN=1) by the generic rule.
 $(BUILD)/libexporter.a: $(AGENT_READER_OBJ)
 
-$(AGENT_DUMP): agent/memtide-segment-dump.c $(AGENT_READER_OBJ)
+# The dump copies the file as the exporter does (collectors/segment_file.c).
+$(AGENT_DUMP): agent/memtide-segment-dump.c $(AGENT_READER_OBJ) collectors/segment_file.c \
+		collectors/segment_file.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^)
 
 # The unit test needs only the reader; this rule wins over the generic
 # tests/unit rule, which would link the whole exporter library.

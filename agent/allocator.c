@@ -204,9 +204,7 @@ bool allocator_boot_take(void *p)
 /* The reason's label, as the exporter publishes it (docs/metrics.md). */
 const char *allocator_reason_name(uint32_t reason)
 {
-	static const char *const names[MEMTIDE_SEG_OFF_REASONS] = {
-	    "none", "jemalloc", "tcmalloc", "mimalloc", "other_allocator", "chunk_layout",
-	};
+	static const char *const names[MEMTIDE_SEG_OFF_REASONS] = MEMTIDE_SEG_OFF_NAMES;
 
 	return reason < MEMTIDE_SEG_OFF_REASONS ? names[reason] : "other";
 }

@@ -46,7 +46,15 @@ extern "C" {
 #define MEMTIDE_SEG_VERSION 2
 #define MEMTIDE_SEG_COMPAT_VERSION 1
 
-/* File name: MEMTIDE_SEG_PREFIX followed by the decimal pid. */
+/*
+ * File name: MEMTIDE_SEG_PREFIX followed by the decimal pid, "memtide.<pid>".
+ * When that name is taken by a file the writer may not replace (another
+ * user's: anyone may create files in /dev/shm, also for pids that do not exist
+ * yet), the writer uses "memtide.<pid>.<start_time>", start_time being field
+ * 22 of /proc/<pid>/stat in decimal, as in the header. Nobody can know it
+ * before the process exists, and a reader finds it from /proc/<pid>/stat.
+ * Readers trust either name only under the same rules (owner, pid, start time).
+ */
 #define MEMTIDE_SEG_PREFIX "memtide."
 
 #define MEMTIDE_SEG_CACHELINE 64
@@ -106,8 +114,9 @@ struct memtide_seg_header {
 	int64_t clock_offset;  /* seconds added to the clock by the writer (0 in production;
 				  MEMTIDE_CLOCK_OFFSET or memtide_debug_advance_clock in tests).
 				  A reader computes "now" as its clock + clock_offset. */
-	uint64_t heartbeat;    /* incremented by the agent thread about once a second; stays 0
-				  when MEMTIDE_MALLINFO_INTERVAL=0 (no agent thread) */
+	uint64_t heartbeat;    /* incremented at most once a second by the process's own
+				  allocations (every 1024th of a thread): stays put while the
+				  process does not allocate */
 	uint64_t heartbeat_at; /* seconds on the clock (with clock_offset) of the last beat */
 
 	/* Per-thread slots. Each is written by one thread only, with relaxed stores. */
@@ -131,7 +140,7 @@ struct memtide_seg_header {
 	uint32_t age_minute_length; /* const: MEMTIDE_SEG_AGE_MINUTE_SECONDS */
 
 	/*
-	 * mallinfo2() snapshot, published under a seqlock by the agent thread: seq is
+	 * mallinfo2() snapshot, published under a seqlock from the allocation path: seq is
 	 * odd while the writer changes the fields below it, and increases by 2 for
 	 * every published snapshot. A reader loads seq (acquire), copies the fields,
 	 * loads seq again after an acquire fence and retries if it was odd or changed.
@@ -168,6 +177,11 @@ struct memtide_seg_header {
 #define MEMTIDE_SEG_OFF_OTHER_ALLOCATOR 4u /* ... another allocator or interposer */
 #define MEMTIDE_SEG_OFF_CHUNK_LAYOUT 5u	   /* glibc, but chunk headers not as expected */
 #define MEMTIDE_SEG_OFF_REASONS 6u
+/* Their labels (memtide_agent_off_processes{reason}), indexed by the code. */
+#define MEMTIDE_SEG_OFF_NAMES                                                                      \
+	{                                                                                          \
+		"none", "jemalloc", "tcmalloc", "mimalloc", "other_allocator", "chunk_layout"      \
+	}
 
 /*
  * A slot: four monotonic counters (modulo 2^64), summed over all slots including

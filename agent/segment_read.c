@@ -42,6 +42,25 @@ static bool range_ok(uint64_t off, uint64_t size, uint64_t total, uint64_t align
 	return off % align == 0 && off <= total && size <= total - off;
 }
 
+/* Version 2 fields; a version 1 writer left them zero: counting. */
+static void read_state(const unsigned char *b, struct memtide_seg_snapshot *out)
+{
+	uint32_t reason;
+
+	out->agent_off = ld32(b, HDR(agent_state)) == MEMTIDE_SEG_STATE_OFF;
+	reason = ld32(b, HDR(off_reason));
+	if (out->agent_off && (reason == MEMTIDE_SEG_OFF_NONE || reason >= MEMTIDE_SEG_OFF_REASONS))
+		reason = MEMTIDE_SEG_OFF_OTHER_ALLOCATOR;
+	out->off_reason = out->agent_off ? reason : MEMTIDE_SEG_OFF_NONE;
+}
+
+const char *memtide_segment_off_reason(uint32_t reason)
+{
+	static const char *const names[MEMTIDE_SEG_OFF_REASONS] = MEMTIDE_SEG_OFF_NAMES;
+
+	return reason < MEMTIDE_SEG_OFF_REASONS ? names[reason] : "other_allocator";
+}
+
 static int check_identity(const unsigned char *b, size_t len, struct memtide_seg_snapshot *out)
 {
 	uint32_t hsize, flags;
@@ -60,6 +79,7 @@ static int check_identity(const unsigned char *b, size_t len, struct memtide_seg
 	hsize = ld32(b, HDR(header_size));
 	if (hsize < sizeof(struct memtide_seg_header) || hsize > len)
 		return MEMTIDE_SEG_ELAYOUT;
+	read_state(b, out);
 	return MEMTIDE_SEG_OK;
 }
 

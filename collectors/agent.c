@@ -23,12 +23,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_off.h"
+#include "agent_reject.h"
 #include "agent_stats.h"
 #include "collector.h"
 #include "config.h"
 #include "ident.h"
 #include "scrape_errors.h"
 #include "segment_file.h"
+#include "segment_name.h"
 #include "segment_read.h"
 
 #define NAME "agent"
@@ -47,6 +50,7 @@ struct agent_state {
 	struct pids_info *info;
 	struct memtide_seg_snapshot snap; /* 13 KiB: reused, not on the stack */
 	struct agent_stats stats;
+	struct agent_off off; /* processes whose agent is off, by group and reason */
 };
 
 static void agent_release(void *state)
@@ -58,6 +62,7 @@ static void agent_release(void *state)
 	if (s->info)
 		procps_pids_unref(&s->info);
 	agent_stats_free(&s->stats);
+	agent_off_free(&s->off);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -82,21 +87,22 @@ static int agent_init(void **state, const struct config *cfg)
 	return 0;
 }
 
-/* "memtide.<pid>" with a plain decimal pid; returns the pid or -1. */
-static int segment_pid(const char *name)
+static int cmp_unsigned(const void *a, const void *b)
 {
-	size_t plen = strlen(MEMTIDE_SEG_PREFIX);
-	long pid = 0;
-	const char *p;
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
 
-	if (strncmp(name, MEMTIDE_SEG_PREFIX, plen) != 0 || name[plen] == '\0' || name[plen] == '0')
-		return -1;
-	for (p = name + plen; *p; p++) {
-		if (*p < '0' || *p > '9' || pid > 99999999)
-			return -1;
-		pid = pid * 10 + (*p - '0');
-	}
-	return (int)pid;
+	return x < y ? -1 : x > y;
+}
+
+static size_t sort_unique(unsigned *v, size_t n)
+{
+	size_t out = 0;
+
+	qsort(v, n, sizeof(*v), cmp_unsigned);
+	for (size_t i = 0; i < n; i++)
+		if (out == 0 || v[out - 1] != v[i])
+			v[out++] = v[i];
+	return out;
 }
 
 /* Lists the pids that have a segment in the directory, sorted. */
@@ -109,7 +115,7 @@ static int list_segments(DIR *dir, unsigned **pids, size_t *n)
 	*n = 0;
 	errno = 0;
 	while ((e = readdir(dir)) != NULL && *n < MAX_SEGMENTS) {
-		int pid = segment_pid(e->d_name);
+		int pid = segment_name_pid(e->d_name);
 		unsigned *grown;
 
 		if (pid <= 0)
@@ -123,7 +129,10 @@ static int list_segments(DIR *dir, unsigned **pids, size_t *n)
 		}
 		(*pids)[(*n)++] = (unsigned)pid;
 	}
-	return errno ? -errno : 0;
+	if (errno)
+		return -errno;
+	*n = sort_unique(*pids, *n); /* a pid may have a segment under both names */
+	return 0;
 }
 
 static uint64_t boottime_now(void)
@@ -160,24 +169,18 @@ static void remove_if_stale(int dirfd, unsigned pid)
 		scrape_errors_inc(NAME, "stale_kept");
 }
 
-/* Reads the segment of one live process into s->snap; false when it is not usable. */
-static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st)
+/* Copies and validates dirfd/name into s->snap: 0, 1 when the writer is still
+ * creating it (next scrape), or -1 with *reason. */
+static int copy_named(struct agent_state *s, int dirfd, const char *name, uid_t owner,
+		      const char **reason)
 {
-	unsigned pid = (unsigned)st->head[F_PID].result.s_int;
 	struct segment_copy copy = {0};
-	const char *reason = NULL;
-	char name[64];
-	int err;
+	int err = 0;
 
-	snprintf(name, sizeof(name), MEMTIDE_SEG_PREFIX "%u", pid);
 	/* A copy taken while the agent published mallinfo is torn: copy again. */
 	for (unsigned attempt = 0; attempt < COPY_ATTEMPTS; attempt++) {
-		err = segment_file_copy(dirfd, name, (uid_t)st->head[F_EUID].result.u_int, &copy,
-					&reason);
-		if (err) {
-			scrape_errors_inc(NAME, reason);
-			return false;
-		}
+		if (segment_file_copy(dirfd, name, owner, &copy, reason) != 0)
+			return -1;
 		err = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
 					   &s->snap);
 		segment_file_release(&copy);
@@ -185,16 +188,52 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 			break;
 	}
 	if (err == MEMTIDE_SEG_ENOTREADY)
-		return false; /* being created right now: next scrape */
+		return 1;
 	if (err) {
-		scrape_errors_inc(NAME, memtide_segment_strerror(err));
-		return false;
+		*reason = memtide_segment_strerror(err);
+		return -1;
 	}
-	if (s->snap.pid != pid || s->snap.start_time != st->head[F_STARTED].result.ull_int) {
+	return 0;
+}
+
+static bool same_process(const struct memtide_seg_snapshot *snap, unsigned pid, uint64_t started)
+{
+	return snap->pid == pid && snap->start_time == started;
+}
+
+/*
+ * Reads the segment of one live process into s->snap; false when it is not
+ * usable. Under its first name, else under the second (segment_name.h), which
+ * the writer takes when another user's file holds the first: that file is
+ * then rejected like any other, and the process is still seen.
+ */
+static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st)
+{
+	unsigned pid = (unsigned)st->head[F_PID].result.s_int;
+	uint64_t started = st->head[F_STARTED].result.ull_int;
+	uid_t owner = (uid_t)st->head[F_EUID].result.u_int;
+	const char *reason = NULL, *alt_reason = NULL;
+	char name[64], alt[64];
+	int err;
+
+	segment_name_format(name, sizeof(name), pid, 0);
+	err = copy_named(s, dirfd, name, owner, &reason);
+	if (err == 0 && same_process(&s->snap, pid, started))
+		return true;
+	segment_name_format(alt, sizeof(alt), pid, started);
+	if (copy_named(s, dirfd, alt, owner, &alt_reason) == 0 &&
+	    same_process(&s->snap, pid, started)) {
+		if (reason)
+			agent_reject(s->cfg->agent_dir, name, pid, reason);
+		return true;
+	}
+	if (alt_reason && strcmp(alt_reason, "segment_vanished") != 0)
+		agent_reject(s->cfg->agent_dir, alt, pid, alt_reason);
+	if (err == 0)
 		remove_if_stale(dirfd, pid); /* an earlier process with this pid wrote it? */
-		return false;
-	}
-	return true;
+	else if (err < 0)
+		agent_reject(s->cfg->agent_dir, name, pid, reason);
+	return false;
 }
 
 /* Handles the processes libproc2 found among pids; marks them found. */
@@ -222,6 +261,11 @@ static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n, 
 		}
 		if (ident_match(s->cfg, st, F_IDENT, group, sizeof(group)) < 0)
 			continue;
+		if (s->snap.agent_off) {
+			if (agent_off_add(&s->off, group, s->snap.off_reason) < 0)
+				scrape_errors_inc(NAME, "memory");
+			continue;
+		}
 		if (agent_stats_add(&s->stats, group, pid, st->head[F_STARTED].result.ull_int,
 				    &s->snap) < 0)
 			scrape_errors_inc(NAME, "memory");
@@ -265,10 +309,13 @@ static int agent_collect(void *state, struct expo *out, const struct timespec *d
 		goto out_unlock;
 	}
 	agent_stats_begin(&s->stats);
+	agent_off_begin(&s->off);
 	err = scan(s, dir);
 	closedir(dir);
 	if (err == 0)
 		err = agent_stats_end(&s->stats, out);
+	if (err == 0)
+		err = agent_off_write(&s->off, out);
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return err;
