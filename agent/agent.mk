@@ -18,7 +18,7 @@ AGENT_TEST_TARGETS := agent-test
 AGENT_LIB_SRCS := agent/agent.c agent/interpose.c agent/sessions.c agent/segment_write.c \
 	agent/allocator.c agent/refresh.c agent/privdrop.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/pic/%.o)
-AGENT_PROGS := hold_blocks storm fork_exec sessions allocators
+AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle
 AGENT_PROG_BINS := $(AGENT_PROGS:%=$(BUILD)/tests/agent/%)
 AGENT_UNIT := $(BUILD)/tests/unit/test_segment
 
@@ -71,6 +71,11 @@ $(AGENT_DUMP): agent/memtide-segment-dump.c $(AGENT_READER_OBJ) collectors/segme
 $(AGENT_UNIT): tests/unit/test_segment.c $(AGENT_READER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS) -o $@ $^ -lcmocka
+
+# lifecycle: plain, not linked with the agent (it is preloaded, or not).
+$(BUILD)/tests/agent/lifecycle: tests/agent/lifecycle.c
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_PLAIN_CFLAGS) -o $@ $< -pthread
 
 $(BUILD)/tests/agent/%: tests/agent/%.c $(AGENT_LIB) agent/memtide.h agent/memtide_debug.h
 	@mkdir -p $(dir $@)
