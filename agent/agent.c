@@ -201,6 +201,7 @@ __attribute__((constructor)) static void agent_init(void)
 	uint32_t reason;
 	int err;
 
+	reap_init(); /* whatever happens next: the wait family must work */
 	err = read_config();
 	if (err) {
 		off("configuration, agent off", err);

@@ -16,7 +16,7 @@ AGENT_READER_OBJ := $(BUILD)/agent/segment_read.o
 AGENT_TEST_TARGETS := agent-test
 
 AGENT_LIB_SRCS := agent/agent.c agent/interpose.c agent/sessions.c agent/segment_write.c \
-	agent/allocator.c agent/refresh.c agent/privdrop.c
+	agent/allocator.c agent/refresh.c agent/privdrop.c agent/reap.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/pic/%.o)
 AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle
 AGENT_PROG_BINS := $(AGENT_PROGS:%=$(BUILD)/tests/agent/%)

@@ -8,6 +8,7 @@
  *	allocator.c      which malloc the process uses: count or forward
  *	refresh.c        heartbeat and mallinfo2, from the allocation path
  *	privdrop.c       the set*id family: the segment follows the process's ids
+ *	reap.c           the wait family: a reaped child's leftover segment goes
  *	agent.c          start-up, configuration, fork, exit
  *
  * Everything here has hidden visibility: only memtide.h and the malloc family
@@ -118,6 +119,10 @@ int segment_create_off(uint32_t reason);
 void segment_fork_child_off(void);
 const char *segment_path(void);
 int segment_chown(uid_t uid, gid_t gid);
+void segment_forget_child(pid_t pid);
+
+/* reap.c */
+void reap_init(void);
 int segment_fork_child(struct memtide_seg_header *h);
 void segment_unlink(void);
 void segment_heartbeat(struct memtide_seg_header *h, uint64_t now);

@@ -397,3 +397,59 @@ int segment_chown(uid_t uid, gid_t gid)
 		return -errno;
 	return 0;
 }
+
+/* /proc/<pid>/stat's start time, or 0 when there is no such process. */
+static uint64_t start_time_of(pid_t pid)
+{
+	char path[48], buf[1024], *p;
+	uint64_t v = 0;
+	size_t len = 6;
+	ssize_t n;
+	int fd, field;
+
+	memcpy(path, "/proc/", 6);
+	append_u64(path, &len, (uint64_t)pid);
+	memcpy(path + len, "/stat", 6);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (field = 2; field < 22 && *p; p++)
+		if (*p == ' ')
+			field++;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v;
+}
+
+/*
+ * A child of ours was reaped (reap.c): remove its segment if it left one, a
+ * file whose header says that pid, unless a live process of that pid and
+ * start time owns it (the pid was taken again at once). Async-signal-safe.
+ */
+void segment_forget_child(pid_t pid)
+{
+	struct memtide_seg_header h;
+	char path[sizeof(seg_path)];
+	struct stat st;
+	int fd;
+
+	if (pid <= 0 || (!seg_pid && !__atomic_load_n(&agent_seg, __ATOMIC_RELAXED)))
+		return;
+	make_path(path, pid, 0);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == MEMTIDE_SEG_MAGIC &&
+	    h.pid == (uint32_t)pid && start_time_of(pid) != h.start_time)
+		unlink(path);
+	close(fd);
+}
