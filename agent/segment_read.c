@@ -331,6 +331,11 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	err = read_mallinfo(b, max_retries, out);
 	if (err)
 		return err;
+	/* The snapshot is taken from the allocation path (refresh.c): a process
+	 * that went idle after growing has an older one. The heap holds at least
+	 * the live blocks, so that is the better lower bound then. */
+	if (out->has_mallinfo && out->heap_system_bytes < out->live_bytes)
+		out->heap_system_bytes = out->live_bytes;
 	return read_pools(b, &l, (int64_t)now + out->clock_offset, out);
 }
 

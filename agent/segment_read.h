@@ -82,6 +82,8 @@ struct memtide_seg_snapshot {
 	uint32_t off_reason;
 
 	bool has_mallinfo;
+	/* At least live_bytes: a snapshot older than the latest allocations is
+	 * raised to them (the heap holds at least its live blocks). */
 	uint64_t heap_system_bytes;
 	uint64_t heap_free_bytes;
 	uint64_t heap_releasable_bytes;
