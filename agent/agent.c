@@ -36,33 +36,47 @@ static const char *errname(int err)
 	return s ? s : "?";
 }
 
-void agent_log(const char *msg, const char *detail, long value)
+/* "memtide: msg: detail" and, with_value, " value", one write(2). */
+static void say(const char *msg, const char *detail, bool with_value, long value)
 {
 	char buf[512], num[24];
 	size_t len = 0, n, i = 0;
 	unsigned long v = value < 0 ? 0ul - (unsigned long)value : (unsigned long)value;
-	const char *parts[5] = {"memtide: ", msg, ": ", detail ? detail : "", " "};
+	const char *parts[4] = {"memtide: ", msg, ": ", detail ? detail : ""};
 	ssize_t w;
 
-	if (!agent_cfg.debug)
-		return;
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 4; i++) {
 		n = strnlen(parts[i], sizeof(buf) - 32 - len);
 		memcpy(buf + len, parts[i], n);
 		len += n;
 	}
-	i = 0;
-	do {
-		num[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (value < 0)
-		buf[len++] = '-';
-	while (i)
-		buf[len++] = num[--i];
+	if (with_value) {
+		buf[len++] = ' ';
+		i = 0;
+		do {
+			num[i++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		if (value < 0)
+			buf[len++] = '-';
+		while (i)
+			buf[len++] = num[--i];
+	}
 	buf[len++] = '\n';
 	w = write(STDERR_FILENO, buf, len);
 	(void)w;
+}
+
+void agent_log(const char *msg, const char *detail, long value)
+{
+	if (agent_cfg.debug)
+		say(msg, detail, true, value);
+}
+
+void agent_note(const char *msg, const char *detail)
+{
+	if (agent_cfg.debug)
+		say(msg, detail, false, 0);
 }
 
 uint64_t agent_now(void)
@@ -102,7 +116,7 @@ static int64_t env_int(const char *name, int64_t def, int64_t min, int64_t max)
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno || *end || v < min || v > max) {
-		agent_log("ignoring invalid value of", name, 0);
+		agent_note("ignoring invalid value of", name);
 		return def;
 	}
 	return v;
@@ -127,11 +141,11 @@ static int read_config(void)
 	if (dir && *dir) {
 		len = strlen(dir);
 		if (dir[0] != '/') {
-			agent_log("MEMTIDE_DIR must be an absolute path, not", dir, 0);
+			agent_note("MEMTIDE_DIR must be an absolute path, not", dir);
 			return -EINVAL;
 		}
 		if (len >= MEMTIDE_DIR_MAX) {
-			agent_log("MEMTIDE_DIR too long, bytes at most", "", MEMTIDE_DIR_MAX - 1);
+			agent_log("MEMTIDE_DIR is too long, bytes", "at most", MEMTIDE_DIR_MAX - 1);
 			return -ENAMETOOLONG;
 		}
 		memcpy(agent_cfg.dir, dir, len + 1);
@@ -157,8 +171,7 @@ static void on_fork_parent(void)
 	sessions_fork_done();
 }
 
-/* The child gets its own segment, a copy of the parent's at the fork, and its
- * own agent thread (threads do not survive fork). */
+/* The child gets its own segment, a copy of the parent's at the fork. */
 static void on_fork_child(void)
 {
 	struct memtide_seg_header *h = __atomic_load_n(&agent_seg, __ATOMIC_ACQUIRE);
@@ -174,11 +187,13 @@ static void on_fork_child(void)
 	sessions_fork_done();
 	if (err)
 		agent_log("fork child: no segment, counting stays private", errname(-err), err);
+	else
+		agent_log("segment created", segment_path(), (long)getpid());
 }
 
 static void off(const char *why, int err)
 {
-	agent_log(why, errname(err < 0 ? -err : err), err);
+	agent_note(why, errname(err < 0 ? -err : err));
 	__atomic_store_n(&agent_off, true, __ATOMIC_RELAXED);
 }
 

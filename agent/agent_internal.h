@@ -50,8 +50,10 @@ extern struct memtide_seg_header *agent_seg;
 /* Set when no segment will ever exist in this process: counting stops. */
 extern bool agent_off;
 
-/* Diagnostics to stderr when MEMTIDE_DEBUG=1; never allocates. */
+/* Diagnostics to stderr when MEMTIDE_DEBUG=1, "memtide: msg: detail value";
+ * never allocate. agent_note() has no value. */
 void agent_log(const char *msg, const char *detail, long value);
+void agent_note(const char *msg, const char *detail);
 
 /* The segment's clock: CLOCK_BOOTTIME seconds plus the clock offset. */
 uint64_t agent_now(void);

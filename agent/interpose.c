@@ -559,7 +559,7 @@ static void drain(struct memtide_seg_slot *from, struct memtide_seg_slot *to)
 }
 
 /* Move the pre-segment counts into the segment; called at creation and then
- * by the agent thread, for threads that raced with publication. */
+ * by the refresh (refresh.c), for threads that raced with publication. */
 void interpose_drain_fallback(struct memtide_seg_header *h)
 {
 	drain(&fallback, segment_overflow(h));

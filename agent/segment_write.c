@@ -3,7 +3,7 @@
  * The writer side of the segment: create $MEMTIDE_DIR/memtide.<pid>, give a fork
  * child its own file at the same address, publish heartbeat and mallinfo2(),
  * unlink at exit. Nothing here may call malloc: it runs from the constructor,
- * from fork handlers and from the agent thread, next to an interposed allocator.
+ * from fork handlers and from the allocation path, next to an interposed allocator.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -261,8 +261,8 @@ int segment_fork_child(struct memtide_seg_header *h)
 	seg_pid = 0;
 	init_identity(h, pid);
 	h->flags = MEMTIDE_SEG_FLAG_FORKED;
-	/* The parent's agent thread may have been publishing: the child has no
-	 * agent thread yet, so close an open seqlock write. */
+	/* Another thread of the parent may have been publishing a snapshot: it
+	 * does not exist in the child, so close an open seqlock write. */
 	h->mallinfo_seq += h->mallinfo_seq & 1;
 	fd = create_file(seg_path, pid);
 	if (fd < 0)
@@ -313,9 +313,9 @@ void segment_heartbeat(struct memtide_seg_header *h, uint64_t now)
 	__atomic_fetch_add(&h->heartbeat, 1, __ATOMIC_RELEASE);
 }
 
-/* mallinfo2() locks every arena and walks the bins: agent thread only. The
- * agent thread is the only writer of these fields, so the seqlock writer side
- * needs no lock of its own. */
+/* mallinfo2() locks every arena and walks the bins: from refresh.c only, one
+ * refresher at a time (its flag), so the seqlock writer side needs no lock of
+ * its own. Also once at creation, before the segment is published. */
 void segment_publish_mallinfo(struct memtide_seg_header *h, uint64_t now)
 {
 	struct mallinfo2 mi = mallinfo2();
