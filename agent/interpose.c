@@ -322,7 +322,7 @@ static __attribute__((noinline)) void free_slow(void *ptr)
  */
 MEMTIDE_EXPORT void *malloc(size_t size)
 {
-	void *p = malloc_target(size);
+	void *p = __atomic_load_n(&malloc_target, __ATOMIC_RELAXED)(size);
 	struct memtide_seg_slot *s = t_slot;
 
 	if (unlikely((uintptr_t)p * (uintptr_t)s == 0))
