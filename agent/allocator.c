@@ -165,18 +165,34 @@ void allocator_resolve(void)
 		count_boot_blocks();
 }
 
-/* Remember a glibc block served before the answer was known. */
+/* Remember a block served before the answer was known: in a free entry if
+ * there is one (realloc takes and notes again), else in a new one. */
 void *allocator_boot_note(void *p)
 {
-	unsigned i;
+	unsigned i, n;
+	void *expected;
 
 	if (!p)
 		return p;
-	i = __atomic_fetch_add(&boot_used, 1, __ATOMIC_RELAXED);
-	if (i < BOOT_MAX) {
-		__atomic_store_n(&boot_blocks[i], p, __ATOMIC_RELEASE);
-		__atomic_fetch_add(&boot_live, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		n = __atomic_load_n(&boot_used, __ATOMIC_ACQUIRE);
+		for (i = 0; i < n && i < BOOT_MAX; i++) {
+			expected = NULL;
+			if (__atomic_compare_exchange_n(&boot_blocks[i], &expected, p, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				goto noted;
+		}
+		i = __atomic_fetch_add(&boot_used, 1, __ATOMIC_ACQ_REL);
+		if (i >= BOOT_MAX)
+			return p; /* never seen: the dynamic linker allocates a handful */
+		/* Another thread may have filled the new entry first: look again. */
+		expected = NULL;
+		if (__atomic_compare_exchange_n(&boot_blocks[i], &expected, p, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			break;
 	}
+noted:
+	__atomic_fetch_add(&boot_live, 1, __ATOMIC_RELEASE);
 	return p;
 }
 

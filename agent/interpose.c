@@ -274,17 +274,26 @@ static void *malloc_boot(size_t size)
 	case ALLOC_GLIBC:
 		__atomic_store_n(&malloc_target, __libc_malloc, __ATOMIC_RELAXED);
 		return __libc_malloc(size);
-	default: /* being resolved, maybe by this very thread: counted later */
-		return allocator_boot_note(__libc_malloc(size));
+	default: /* being resolved, maybe by this very thread: noted by malloc */
+		return __libc_malloc(size);
 	}
 }
 
-/* malloc's slow path: NULL, or no slot of our own. The
- * chunk header is read only once glibc is known to be the allocator. */
+/* The allocation slow path: NULL, or no slot of our own. The chunk header is
+ * read only once glibc is known to be the allocator; a block served while
+ * that is being found out is noted instead (allocator.c counts it later, or
+ * sends it back to the free that made it). */
 static __attribute__((noinline)) void *count_alloc_slow(void *p)
 {
-	if (p && __atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) == ALLOC_GLIBC)
+	int mode;
+
+	if (!p)
+		return p;
+	mode = __atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE);
+	if (mode == ALLOC_GLIBC)
 		count_slow(p, true);
+	else if (mode == ALLOC_RESOLVING)
+		allocator_boot_note(p);
 	return p;
 }
 
@@ -381,16 +390,32 @@ MEMTIDE_EXPORT void *calloc(size_t n, size_t size)
 		return alloc_next.calloc(n, size);
 	p = __libc_calloc(n, size);
 	count_alloc(p);
-	if (unlikely(__atomic_load_n(&alloc_mode, __ATOMIC_RELAXED) == ALLOC_RESOLVING))
-		allocator_boot_note(p);
 	return p;
+}
+
+/* A start-up block (already taken out of the noted ones) stays with the
+ * __libc_realloc that made it; the result is noted again, or the old block
+ * when the realloc failed and kept it. */
+static void *realloc_boot(void *ptr, size_t size)
+{
+	void *p = __libc_realloc(ptr, size);
+
+	allocator_boot_note(p ? p : (size ? ptr : NULL));
+	return p;
+}
+
+/* While the allocator is being found out, every block is a start-up block. */
+static void *realloc_resolving(void *ptr, size_t size)
+{
+	if (ptr)
+		allocator_boot_take(ptr);
+	return realloc_boot(ptr, size);
 }
 
 static void *realloc_foreign(void *ptr, size_t size)
 {
-	/* A start-up block stays with the __libc_realloc that made it. */
 	if (ptr && allocator_boot_take(ptr))
-		return allocator_boot_note(__libc_realloc(ptr, size));
+		return realloc_boot(ptr, size);
 	return alloc_next.realloc(ptr, size);
 }
 
@@ -403,6 +428,8 @@ MEMTIDE_EXPORT void *realloc(void *ptr, size_t size)
 
 	if (!glibc_mode())
 		return realloc_foreign(ptr, size);
+	if (unlikely(__atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) == ALLOC_RESOLVING))
+		return realloc_resolving(ptr, size);
 	old = ptr ? counted_size(ptr) : 0;
 	p = __libc_realloc(ptr, size);
 	if (ptr && (p || size == 0)) {
