@@ -30,6 +30,7 @@ LIB = os.path.join(BUILD, "libmemtide.so")
 COMPAT = os.path.join(BUILD, "tests", "compat")
 LIFECYCLE = os.path.join(BUILD, "tests", "agent", "lifecycle")
 PY = "/usr/bin/python3"
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 TIMEOUT = 60
 ROOT = os.geteuid() == 0
 CPYTHON_TESTS = ["test_threading", "test_subprocess", "test_os", "test_signal", "test_fork1",
@@ -75,21 +76,28 @@ def exporters(shm):
         e.stop()
 
 
-def env_for(shm, preload):
+def env_for(shm, preload, also=None):
+    """The environment with or without the agent; `also`: a library preloaded
+    in both cases, "LIB" standing for where the agent goes in the list."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMTIDE_")}
     env.pop("LD_PRELOAD", None)
     env.update(LANG="C.UTF-8", LC_ALL="C.UTF-8", TZ="UTC")
+    libs = (also or "LIB").split(":")
+    libs = [LIB if x == "LIB" else x for x in libs if preload or x != "LIB"]
+    if libs:
+        env["LD_PRELOAD"] = ":".join(libs)
     if preload:
-        env.update(LD_PRELOAD=LIB, MEMTIDE_DIR=shm)
+        env["MEMTIDE_DIR"] = shm
     return env
 
 
-def run(argv, shm, preload, stdin="", while_held=None, cwd=None):
+def run(argv, shm, preload, stdin="", while_held=None, cwd=None, also=None):
     """Runs argv with stdin held open until while_held() returns (the program
     waits for the end of its input), then closed; (status, stdout). A watchdog
     kills a program that takes longer than TIMEOUT."""
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, env=env_for(shm, preload), cwd=cwd, text=True)
+                         stderr=subprocess.DEVNULL, env=env_for(shm, preload, also), cwd=cwd,
+                         text=True)
     watchdog = threading.Timer(TIMEOUT, p.kill)
     watchdog.start()
     try:
@@ -219,6 +227,25 @@ def test_other_allocators(shm, exporters, allocator):
     bare = run(argv, shm, False)
     pre = run(argv, shm, True, while_held=off_and_why)
     assert bare == (0, "ready 2000\ndone\n") and pre == (0, "done\n")
+    assert os.listdir(shm) == []
+
+
+@pytest.mark.parametrize("also", ["LIB:" + JEMALLOC, JEMALLOC + ":LIB"],
+                         ids=["agent-first", "jemalloc-first"])
+def test_jemalloc_preloaded_with_the_agent(shm, exporters, also):
+    """jemalloc preloaded too, before or after the agent: the program gets
+    jemalloc either way, as it would without the agent."""
+    argv = [os.path.join(COMPAT, "foreign_glibc")]
+
+    def off_and_why(p):
+        assert p.stdout.readline() == "ready 2000\n"
+        for e in exporters:
+            wait_for(lambda: sample_value(e.metrics(), "memtide_agent_off_processes",
+                                          group="foreign_glibc", reason="jemalloc") == 1,
+                     timeout=TIMEOUT, what="foreign_glibc off for jemalloc")
+
+    assert run(argv, shm, False, also=also) == (0, "ready 2000\ndone\n")
+    assert run(argv, shm, True, while_held=off_and_why, also=also) == (0, "done\n")
     assert os.listdir(shm) == []
 
 
