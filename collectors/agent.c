@@ -98,6 +98,8 @@ static size_t sort_unique(unsigned *v, size_t n)
 {
 	size_t out = 0;
 
+	if (n == 0)
+		return 0; /* v may be NULL: qsort must not see it */
 	qsort(v, n, sizeof(*v), cmp_unsigned);
 	for (size_t i = 0; i < n; i++)
 		if (out == 0 || v[out - 1] != v[i])
@@ -223,7 +225,7 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 	segment_name_format(alt, sizeof(alt), pid, started);
 	if (copy_named(s, dirfd, alt, owner, &alt_reason) == 0 &&
 	    same_process(&s->snap, pid, started)) {
-		if (reason)
+		if (reason && strcmp(reason, "segment_vanished") != 0)
 			agent_reject(s->cfg->agent_dir, name, pid, reason);
 		return true;
 	}
