@@ -68,6 +68,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 -include agent/agent.mk
 -include examples/leaky-webapp/webapp.mk
 -include tests/soak/soak.mk
+-include tests/compat/compat.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
 	fuzz e2e-start e2e-wait bench install clean

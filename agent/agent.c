@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * libmemtide start-up and lifecycle: configuration from the environment, the
- * segment, fork handlers, the agent thread (heartbeat, mallinfo2), exit.
+ * segment, fork handlers, exit. There is no agent thread: refresh.c does its
+ * work lazily from the allocation path, so the agent never keeps a process
+ * alive nor takes a signal.
  *
  * Fail safe: whatever goes wrong, the agent turns itself off and the program
  * runs as it would without it. Nothing here aborts or writes to stdout;
@@ -26,8 +28,6 @@ struct agent_config agent_cfg = {
 struct memtide_seg_header *agent_seg;
 bool agent_off;
 
-static bool thread_stop;
-
 /* "EACCES" and the like: unlike strerror(), never translated, never allocates. */
 static const char *errname(int err)
 {
@@ -36,33 +36,47 @@ static const char *errname(int err)
 	return s ? s : "?";
 }
 
-void agent_log(const char *msg, const char *detail, long value)
+/* "memtide: msg: detail" and, with_value, " value", one write(2). */
+static void say(const char *msg, const char *detail, bool with_value, long value)
 {
 	char buf[512], num[24];
 	size_t len = 0, n, i = 0;
 	unsigned long v = value < 0 ? 0ul - (unsigned long)value : (unsigned long)value;
-	const char *parts[5] = {"memtide: ", msg, ": ", detail ? detail : "", " "};
+	const char *parts[4] = {"memtide: ", msg, ": ", detail ? detail : ""};
 	ssize_t w;
 
-	if (!agent_cfg.debug)
-		return;
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 4; i++) {
 		n = strnlen(parts[i], sizeof(buf) - 32 - len);
 		memcpy(buf + len, parts[i], n);
 		len += n;
 	}
-	i = 0;
-	do {
-		num[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (value < 0)
-		buf[len++] = '-';
-	while (i)
-		buf[len++] = num[--i];
+	if (with_value) {
+		buf[len++] = ' ';
+		i = 0;
+		do {
+			num[i++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		if (value < 0)
+			buf[len++] = '-';
+		while (i)
+			buf[len++] = num[--i];
+	}
 	buf[len++] = '\n';
 	w = write(STDERR_FILENO, buf, len);
 	(void)w;
+}
+
+void agent_log(const char *msg, const char *detail, long value)
+{
+	if (agent_cfg.debug)
+		say(msg, detail, true, value);
+}
+
+void agent_note(const char *msg, const char *detail)
+{
+	if (agent_cfg.debug)
+		say(msg, detail, false, 0);
 }
 
 uint64_t agent_now(void)
@@ -102,7 +116,7 @@ static int64_t env_int(const char *name, int64_t def, int64_t min, int64_t max)
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno || *end || v < min || v > max) {
-		agent_log("ignoring invalid value of", name, 0);
+		agent_note("ignoring invalid value of", name);
 		return def;
 	}
 	return v;
@@ -126,70 +140,17 @@ static int read_config(void)
 	agent_cfg.clock_offset = env_int("MEMTIDE_CLOCK_OFFSET", 0, 0, 1ll << 36);
 	if (dir && *dir) {
 		len = strlen(dir);
-		if (len >= sizeof(agent_cfg.dir) || dir[0] != '/') {
-			agent_log("MEMTIDE_DIR must be an absolute path shorter than", dir,
-				  (long)sizeof(agent_cfg.dir));
+		if (dir[0] != '/') {
+			agent_note("MEMTIDE_DIR must be an absolute path, not", dir);
+			return -EINVAL;
+		}
+		if (len >= MEMTIDE_DIR_MAX) {
+			agent_log("MEMTIDE_DIR is too long, bytes", "at most", MEMTIDE_DIR_MAX - 1);
 			return -ENAMETOOLONG;
 		}
 		memcpy(agent_cfg.dir, dir, len + 1);
 	}
 	return 0;
-}
-
-/* Sleep for about a second, or until exit. */
-static void tick_sleep(void)
-{
-	struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !thread_stop)
-		;
-}
-
-/* The agent thread: heartbeat every second, mallinfo2 every interval, and the
- * stragglers of the pre-segment counts. Detached; exit does not wait for it. */
-static void *agent_thread(void *arg)
-{
-	struct memtide_seg_header *h = arg;
-	uint64_t now, next_mallinfo = 0;
-
-	while (!__atomic_load_n(&thread_stop, __ATOMIC_RELAXED)) {
-		now = agent_now();
-		interpose_drain_fallback(h);
-		if (now >= next_mallinfo) {
-			segment_publish_mallinfo(h, now);
-			next_mallinfo = now + agent_cfg.mallinfo_interval;
-		}
-		segment_heartbeat(h, now);
-		tick_sleep();
-	}
-	return NULL;
-}
-
-/* Start the agent thread with every signal blocked, so that it never takes a
- * signal meant for the application. */
-static void start_thread(struct memtide_seg_header *h)
-{
-	sigset_t all, old;
-	pthread_attr_t attr;
-	pthread_t tid;
-	int err;
-
-	if (!agent_cfg.mallinfo_interval)
-		return;
-	if (pthread_attr_init(&attr) != 0)
-		return;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&tid, &attr, agent_thread, h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (err) {
-		agent_log("cannot start the agent thread", errname(err), err);
-		return;
-	}
-	pthread_setname_np(tid, "memtide");
 }
 
 /* The fork handlers are registered before the segment is published; until then
@@ -210,50 +171,72 @@ static void on_fork_parent(void)
 	sessions_fork_done();
 }
 
-/* The child gets its own segment, a copy of the parent's at the fork, and its
- * own agent thread (threads do not survive fork). */
+/* The child gets its own segment, a copy of the parent's at the fork. */
 static void on_fork_child(void)
 {
 	struct memtide_seg_header *h = __atomic_load_n(&agent_seg, __ATOMIC_ACQUIRE);
 	int err;
 
-	if (!h)
+	agent_refresh_fork_child();
+	if (!h) {
+		segment_fork_child_off();
 		return;
+	}
 	err = segment_fork_child(h);
 	interpose_fork_child(h);
 	sessions_fork_done();
-	if (err) {
+	if (err)
 		agent_log("fork child: no segment, counting stays private", errname(-err), err);
-		return;
-	}
-	start_thread(h);
+	else
+		agent_log("segment created", segment_path(), (long)getpid());
 }
 
 static void off(const char *why, int err)
 {
-	agent_log(why, errname(err < 0 ? -err : err), err);
+	agent_note(why, errname(err < 0 ? -err : err));
 	__atomic_store_n(&agent_off, true, __ATOMIC_RELAXED);
+}
+
+/* Why this process cannot be counted, or MEMTIDE_SEG_OFF_NONE. Decided before
+ * any block is looked at: the chunk headers are read only when glibc's
+ * allocator is the program's. */
+static uint32_t off_reason(void)
+{
+	if (allocator_mode() == ALLOC_FOREIGN)
+		return alloc_reason;
+	if (!interpose_usable_size_ok())
+		return MEMTIDE_SEG_OFF_CHUNK_LAYOUT;
+	return MEMTIDE_SEG_OFF_NONE;
 }
 
 __attribute__((constructor)) static void agent_init(void)
 {
 	struct memtide_seg_header *h;
 	int saved_errno = errno;
+	uint32_t reason;
 	int err;
 
+	reap_init(); /* whatever happens next: the wait family must work */
 	err = read_config();
 	if (err) {
-		off("configuration", err);
+		off("configuration, agent off", err);
 		goto out;
 	}
-	if (!interpose_usable_size_ok()) {
-		off("unexpected malloc chunk layout, agent off", EINVAL);
-		goto out;
-	}
+	reason = off_reason();
 	/* Without fork handlers a child would write into our segment. */
 	err = pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
 	if (err) {
 		off("pthread_atfork failed, agent off", err);
+		goto out;
+	}
+	if (reason) {
+		/* Say so where the exporter looks: a segment that counts nothing. */
+		agent_log("the program's allocator cannot be counted, agent off",
+			  allocator_reason_name(reason), (long)getpid());
+		__atomic_store_n(&agent_off, true, __ATOMIC_RELAXED);
+		err = segment_create_off(reason);
+		if (err)
+			agent_log("cannot create the segment", errname(-err), err);
 		goto out;
 	}
 	err = segment_create(&h);
@@ -262,9 +245,10 @@ __attribute__((constructor)) static void agent_init(void)
 		goto out;
 	}
 	interpose_drain_fallback(h);
+	if (agent_cfg.mallinfo_interval)
+		segment_publish_mallinfo(h, agent_now());
 	__atomic_store_n(&agent_seg, h, __ATOMIC_RELEASE);
-	start_thread(h);
-	agent_log("segment created for pid", "", (long)getpid());
+	agent_log("segment created", segment_path(), (long)getpid());
 out:
 	errno = saved_errno;
 }
@@ -273,7 +257,6 @@ __attribute__((destructor)) static void agent_fini(void)
 {
 	int saved_errno = errno;
 
-	__atomic_store_n(&thread_stop, true, __ATOMIC_RELAXED);
 	segment_unlink();
 	errno = saved_errno;
 }

@@ -15,9 +15,10 @@ AGENT_DUMP := $(BUILD)/memtide-segment-dump
 AGENT_READER_OBJ := $(BUILD)/agent/segment_read.o
 AGENT_TEST_TARGETS := agent-test
 
-AGENT_LIB_SRCS := agent/agent.c agent/interpose.c agent/sessions.c agent/segment_write.c
+AGENT_LIB_SRCS := agent/agent.c agent/interpose.c agent/sessions.c agent/segment_write.c \
+	agent/allocator.c agent/refresh.c agent/privdrop.c agent/reap.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/pic/%.o)
-AGENT_PROGS := hold_blocks storm fork_exec sessions allocators
+AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle
 AGENT_PROG_BINS := $(AGENT_PROGS:%=$(BUILD)/tests/agent/%)
 AGENT_UNIT := $(BUILD)/tests/unit/test_segment
 
@@ -49,7 +50,7 @@ $(BUILD)/agent/pic/%.o: agent/%.c agent/segment.h agent/agent_internal.h agent/m
 	$(CC) $(AGENT_LIB_CFLAGS) -c -o $@ $<
 
 $(AGENT_LIB): $(AGENT_LIB_OBJS)
-	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^
+	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^ -ldl
 
 $(AGENT_PC): agent/memtide.pc.in
 	@mkdir -p $(dir $@)
@@ -59,15 +60,22 @@ $(AGENT_PC): agent/memtide.pc.in
 # it is compiled like the exporter (sanitized under SAN=1) by the generic rule.
 $(BUILD)/libexporter.a: $(AGENT_READER_OBJ)
 
-$(AGENT_DUMP): agent/memtide-segment-dump.c $(AGENT_READER_OBJ)
+# The dump copies the file as the exporter does (collectors/segment_file.c).
+$(AGENT_DUMP): agent/memtide-segment-dump.c $(AGENT_READER_OBJ) collectors/segment_file.c \
+		collectors/segment_file.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^)
 
 # The unit test needs only the reader; this rule wins over the generic
 # tests/unit rule, which would link the whole exporter library.
 $(AGENT_UNIT): tests/unit/test_segment.c $(AGENT_READER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS) -o $@ $^ -lcmocka
+
+# lifecycle: plain, not linked with the agent (it is preloaded, or not).
+$(BUILD)/tests/agent/lifecycle: tests/agent/lifecycle.c
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_PLAIN_CFLAGS) -o $@ $< -pthread
 
 $(BUILD)/tests/agent/%: tests/agent/%.c $(AGENT_LIB) agent/memtide.h agent/memtide_debug.h
 	@mkdir -p $(dir $@)

@@ -5,7 +5,11 @@
  *	interpose.c      the malloc family and the per-thread counting slots
  *	segment_write.c  creating, forking and removing the shared segment
  *	sessions.c       the session API
- *	agent.c          start-up, configuration, the agent thread, exit
+ *	allocator.c      which malloc the process uses: count or forward
+ *	refresh.c        heartbeat and mallinfo2, from the allocation path
+ *	privdrop.c       the set*id family: the segment follows the process's ids
+ *	reap.c           the wait family: a reaped child's leftover segment goes
+ *	agent.c          start-up, configuration, fork, exit
  *
  * Everything here has hidden visibility: only memtide.h and the malloc family
  * are exported from libmemtide.so.
@@ -26,10 +30,13 @@
 struct agent_config {
 	bool debug;		    /* MEMTIDE_DEBUG=1 */
 	bool group_readable;	    /* MEMTIDE_GROUP_READABLE=1 */
-	uint64_t mallinfo_interval; /* MEMTIDE_MALLINFO_INTERVAL, seconds, 0 = no agent thread */
+	uint64_t mallinfo_interval; /* MEMTIDE_MALLINFO_INTERVAL, seconds, 0 = no snapshots */
 	int64_t clock_offset;	    /* MEMTIDE_CLOCK_OFFSET, seconds */
 	char dir[256];		    /* MEMTIDE_DIR */
 };
+
+/* MEMTIDE_DIR: an absolute path shorter than this, room left for the names. */
+#define MEMTIDE_DIR_MAX 220
 
 extern struct agent_config agent_cfg;
 
@@ -43,13 +50,60 @@ extern struct memtide_seg_header *agent_seg;
 /* Set when no segment will ever exist in this process: counting stops. */
 extern bool agent_off;
 
-/* Diagnostics to stderr when MEMTIDE_DEBUG=1; never allocates. */
+/* Diagnostics to stderr when MEMTIDE_DEBUG=1, "memtide: msg: detail value";
+ * never allocate. agent_note() has no value. */
 void agent_log(const char *msg, const char *detail, long value);
+void agent_note(const char *msg, const char *detail);
 
 /* The segment's clock: CLOCK_BOOTTIME seconds plus the clock offset. */
 uint64_t agent_now(void);
 
+/* allocator.c: which malloc the process really uses (see there). */
+enum alloc_mode {
+	ALLOC_UNKNOWN = 0, /* nothing asked yet */
+	ALLOC_RESOLVING,   /* being asked: serve from glibc and note the block */
+	ALLOC_GLIBC,	   /* glibc's malloc after us: count */
+	ALLOC_FOREIGN,	   /* another allocator: forward everything, count nothing */
+};
+
+/* What each function would be bound to without us; NULL where nothing is. */
+struct alloc_next {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+};
+
+extern struct alloc_next alloc_next;
+extern int alloc_mode;
+extern uint32_t alloc_reason;
+
+void allocator_resolve(void);
+const char *allocator_reason_name(uint32_t reason);
+void *allocator_boot_note(void *p);
+bool allocator_boot_take(void *p);
+
+/* The mode, resolved first if nobody asked yet. */
+static inline int allocator_mode(void)
+{
+	int m = __atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE);
+
+	if (m == ALLOC_UNKNOWN) {
+		allocator_resolve();
+		m = __atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE);
+	}
+	return m;
+}
+
 /* interpose.c */
+void *interpose_own_malloc(void);
+void interpose_count_boot_block(void *p);
 bool interpose_usable_size_ok(void);
 uint32_t interpose_bytes_overhead(void);
 void interpose_drain_fallback(struct memtide_seg_header *h);
@@ -57,8 +111,20 @@ void interpose_fork_prepare(void);
 void interpose_fork_parent(void);
 void interpose_fork_child(struct memtide_seg_header *h);
 
+/* refresh.c: heartbeat and mallinfo2, lazily from the allocation path */
+void agent_refresh(struct memtide_seg_slot *s);
+void agent_refresh_fork_child(void);
+
 /* segment_write.c */
 int segment_create(struct memtide_seg_header **out);
+int segment_create_off(uint32_t reason);
+void segment_fork_child_off(void);
+const char *segment_path(void);
+int segment_chown(uid_t uid, gid_t gid);
+void segment_forget_child(pid_t pid);
+
+/* reap.c */
+void reap_init(void);
 int segment_fork_child(struct memtide_seg_header *h);
 void segment_unlink(void);
 void segment_heartbeat(struct memtide_seg_header *h, uint64_t now);

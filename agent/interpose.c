@@ -65,8 +65,10 @@ static bool slot_key_ok;
  * On x86-64 glibc that is read inline from the chunk header: the size word
  * before the block holds the chunk size with three flag bits, and the usable
  * size is the chunk size less one word, or two for an mmapped chunk (bit 1).
- * Counting the chunk size (less a word when mmapped) and letting the reader
- * take one word per block off keeps the fast path at a load and a mask.
+ * The chunk size is counted, and the reader takes one word per block off: so
+ * a block the allocator served with its own mmap (128 KiB and up, by default)
+ * counts its usable size plus 8 bytes. Telling those apart would cost a test
+ * and a branch in both malloc and free; the fast path is a load and a mask.
  * interpose_usable_size_ok() checks all this against malloc_usable_size() at
  * start-up; where it does not hold, the agent stays off.
  */
@@ -75,12 +77,7 @@ static bool slot_key_ok;
 
 static inline size_t counted_size(void *p)
 {
-	size_t hdr = ((const size_t *)p)[-1];
-	size_t n = hdr & ~(size_t)7;
-
-	if (unlikely(hdr & 2))
-		n -= sizeof(size_t);
-	return n;
+	return ((const size_t *)p)[-1] & ~(size_t)7;
 }
 #else
 #define BYTES_OVERHEAD 0u
@@ -209,7 +206,7 @@ static __attribute__((noinline)) void slow_count(bool alloc, size_t n)
 		atomic_count(segment_overflow(h), alloc, n);
 }
 
-/* Everything but the common case: no slot of our own, or an mmapped chunk. */
+/* Everything but the common case: no slot of our own. */
 static __attribute__((noinline)) void count_slow(void *p, bool alloc)
 {
 	struct memtide_seg_slot *s = t_slot;
@@ -222,73 +219,219 @@ static __attribute__((noinline)) void count_slow(void *p, bool alloc)
 }
 
 /*
- * The fast path: a thread with its own slot and, on x86-64 glibc, a chunk that
- * is not mmapped, whose counted size is the chunk size itself. Returns false
- * when count_slow() must do the counting instead.
+ * The fast path: a thread with its own slot. Returns false when count_slow()
+ * must do the counting instead. The slot is checked before
+ * the chunk header is read: a thread without a slot may be in a process whose
+ * blocks are not glibc's (allocator.c), where there is no header to read.
  */
-static inline bool count_fast(void *p, bool alloc)
+static inline bool count_fast_slot(struct memtide_seg_slot *s, void *p, bool alloc)
 {
-	struct memtide_seg_slot *s = t_slot;
-#if BYTES_OVERHEAD
-	size_t hdr = ((const size_t *)p)[-1];
-
-	if (unlikely(s == NULL || (hdr & 2)))
-		return false;
-	own_count(s, alloc, hdr & ~(size_t)7);
-#else
 	if (unlikely(s == NULL))
 		return false;
 	own_count(s, alloc, counted_size(p));
-#endif
 	return true;
+}
+
+static void *count_alloc_slow(void *p);
+
+static inline bool count_fast(void *p, bool alloc)
+{
+	return count_fast_slot(t_slot, p, alloc);
 }
 
 static inline void count_alloc(void *p)
 {
 	if (likely(p != NULL) && !count_fast(p, true))
-		count_slow(p, true);
+		count_alloc_slow(p);
 }
 
+/* A block of glibc's that may have been served during start-up, in a process
+ * whose allocator is another: back to the free that made it. */
+static void free_foreign(void *ptr)
+{
+	if (allocator_boot_take(ptr))
+		__libc_free(ptr);
+	else
+		alloc_next.free(ptr);
+}
+
+/*
+ * malloc calls through this pointer: first to malloc_boot(), which asks which
+ * allocator the process uses (allocator.c) and then points it at glibc's
+ * __libc_malloc or at the program's own allocator. So the fast path needs no
+ * test of the mode: a process whose allocator is another never has a slot,
+ * and what it allocates is never looked at (count_alloc_slow).
+ */
+static void *malloc_boot(size_t size);
+static void *(*malloc_target)(size_t) = malloc_boot;
+
+static void *malloc_boot(size_t size)
+{
+	switch (allocator_mode()) {
+	case ALLOC_FOREIGN:
+		__atomic_store_n(&malloc_target, alloc_next.malloc, __ATOMIC_RELAXED);
+		return alloc_next.malloc(size);
+	case ALLOC_GLIBC:
+		__atomic_store_n(&malloc_target, __libc_malloc, __ATOMIC_RELAXED);
+		return __libc_malloc(size);
+	default: /* being resolved, maybe by this very thread: noted by malloc */
+		return __libc_malloc(size);
+	}
+}
+
+/* The allocation slow path: NULL, or no slot of our own. The chunk header is
+ * read only once glibc is known to be the allocator; a block served while
+ * that is being found out is noted instead (allocator.c counts it later, or
+ * sends it back to the free that made it). */
+static __attribute__((noinline)) void *count_alloc_slow(void *p)
+{
+	int mode;
+
+	if (!p)
+		return p;
+	mode = __atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE);
+	if (mode == ALLOC_GLIBC)
+		count_slow(p, true);
+	else if (mode == ALLOC_RESOLVING)
+		allocator_boot_note(p);
+	return p;
+}
+
+static __attribute__((noinline)) void *refresh_then(struct memtide_seg_slot *s, void *p)
+{
+	agent_refresh(s);
+	return p;
+}
+
+/* free's slow path: NULL, or no slot of our own. */
 static __attribute__((noinline)) void free_slow(void *ptr)
 {
+	if (!ptr)
+		return;
+	if (t_slot == NULL) {
+		switch (allocator_mode()) {
+		case ALLOC_FOREIGN:
+			free_foreign(ptr);
+			return;
+		case ALLOC_RESOLVING:
+			/* Everything so far came from the boot path, uncounted. */
+			allocator_boot_take(ptr);
+			__libc_free(ptr);
+			return;
+		}
+	}
 	count_slow(ptr, false);
 	__libc_free(ptr);
 }
 
+/*
+ * The fast path. "p and s both non-zero" is tested as one product: it is zero
+ * when either is (and, harmlessly, for pointers aligned so much that the
+ * product overflows to zero: the slow path counts those just as well).
+ */
 MEMTIDE_EXPORT void *malloc(size_t size)
 {
-	void *p = __libc_malloc(size);
+	void *p = __atomic_load_n(&malloc_target, __ATOMIC_RELAXED)(size);
+	struct memtide_seg_slot *s = t_slot;
 
-	count_alloc(p);
+	if (unlikely((uintptr_t)p * (uintptr_t)s == 0))
+		return count_alloc_slow(p);
+	own_count(s, true, counted_size(p));
+	/* Every 1024th allocation of the thread: the lazy refresh (refresh.c). */
+#if defined(__x86_64__)
+	__asm__ goto("addw $64, %0\n\tjc %l[refresh]" : "+m"(s->tick) : : "cc" : refresh);
 	return p;
+refresh:
+	return refresh_then(s, p);
+#else
+	__atomic_store_n(&s->tick, (uint16_t)(s->tick + 1), __ATOMIC_RELAXED);
+	if (unlikely((s->tick & 1023) == 0))
+		return refresh_then(s, p);
+	return p;
+#endif
+}
+
+/* Our own malloc's address, which the program's malloc must be (allocator.c):
+ * a hidden alias cannot be bound to anyone else's. */
+extern __typeof__(malloc) interpose_malloc_alias
+	__attribute__((alias("malloc"), visibility("hidden"), copy(malloc)));
+
+void *interpose_own_malloc(void)
+{
+	return (void *)interpose_malloc_alias;
 }
 
 /* glibc's free keeps errno since 2.33, and the counting never touches it. */
 MEMTIDE_EXPORT void free(void *ptr)
 {
-	if (unlikely(ptr == NULL))
-		return;
-	if (likely(count_fast(ptr, false)))
-		__libc_free(ptr);
-	else
-		free_slow(ptr);
+	struct memtide_seg_slot *s = t_slot;
+
+	if (unlikely((uintptr_t)ptr * (uintptr_t)s == 0))
+		goto slow;
+	own_count(s, false, counted_size(ptr));
+	__libc_free(ptr);
+	return;
+slow:
+	free_slow(ptr);
+}
+
+/* Not glibc's allocator, or not known yet: the rest of the family. */
+static bool glibc_mode(void)
+{
+	return likely(__atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) == ALLOC_GLIBC) ||
+	       allocator_mode() != ALLOC_FOREIGN;
 }
 
 MEMTIDE_EXPORT void *calloc(size_t n, size_t size)
 {
-	void *p = __libc_calloc(n, size);
+	void *p;
 
+	if (!glibc_mode())
+		return alloc_next.calloc(n, size);
+	p = __libc_calloc(n, size);
 	count_alloc(p);
 	return p;
+}
+
+/* A start-up block (already taken out of the noted ones) stays with the
+ * __libc_realloc that made it; the result is noted again, or the old block
+ * when the realloc failed and kept it. */
+static void *realloc_boot(void *ptr, size_t size)
+{
+	void *p = __libc_realloc(ptr, size);
+
+	allocator_boot_note(p ? p : (size ? ptr : NULL));
+	return p;
+}
+
+/* While the allocator is being found out, every block is a start-up block. */
+static void *realloc_resolving(void *ptr, size_t size)
+{
+	if (ptr)
+		allocator_boot_take(ptr);
+	return realloc_boot(ptr, size);
+}
+
+static void *realloc_foreign(void *ptr, size_t size)
+{
+	if (ptr && allocator_boot_take(ptr))
+		return realloc_boot(ptr, size);
+	return alloc_next.realloc(ptr, size);
 }
 
 /* A successful realloc counts as a free of the old block and an allocation of
  * the new one; realloc(p, 0) frees p and returns NULL in glibc. */
 MEMTIDE_EXPORT void *realloc(void *ptr, size_t size)
 {
-	size_t old = ptr ? counted_size(ptr) : 0;
-	void *p = __libc_realloc(ptr, size);
+	size_t old;
+	void *p;
 
+	if (!glibc_mode())
+		return realloc_foreign(ptr, size);
+	if (unlikely(__atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) == ALLOC_RESOLVING))
+		return realloc_resolving(ptr, size);
+	old = ptr ? counted_size(ptr) : 0;
+	p = __libc_realloc(ptr, size);
 	if (ptr && (p || size == 0)) {
 		struct memtide_seg_slot *s = t_slot;
 
@@ -305,6 +448,8 @@ MEMTIDE_EXPORT void *reallocarray(void *ptr, size_t n, size_t size)
 {
 	size_t total;
 
+	if (!glibc_mode() && alloc_next.reallocarray)
+		return alloc_next.reallocarray(ptr, n, size);
 	if (__builtin_mul_overflow(n, size, &total)) {
 		errno = ENOMEM;
 		return NULL;
@@ -314,14 +459,19 @@ MEMTIDE_EXPORT void *reallocarray(void *ptr, size_t n, size_t size)
 
 MEMTIDE_EXPORT void *memalign(size_t alignment, size_t size)
 {
-	void *p = __libc_memalign(alignment, size);
+	void *p;
 
+	if (!glibc_mode() && alloc_next.memalign)
+		return alloc_next.memalign(alignment, size);
+	p = __libc_memalign(alignment, size);
 	count_alloc(p);
 	return p;
 }
 
 MEMTIDE_EXPORT void *aligned_alloc(size_t alignment, size_t size)
 {
+	if (!glibc_mode() && alloc_next.aligned_alloc)
+		return alloc_next.aligned_alloc(alignment, size);
 	return memalign(alignment, size);
 }
 
@@ -330,6 +480,8 @@ MEMTIDE_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
 	int saved_errno = errno;
 	void *p;
 
+	if (!glibc_mode() && alloc_next.posix_memalign)
+		return alloc_next.posix_memalign(out, alignment, size);
 	if (alignment == 0 || alignment % sizeof(void *) != 0 || (alignment & (alignment - 1)) != 0)
 		return EINVAL;
 	p = __libc_memalign(alignment, size);
@@ -343,16 +495,22 @@ MEMTIDE_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
 
 MEMTIDE_EXPORT void *valloc(size_t size)
 {
-	void *p = __libc_valloc(size);
+	void *p;
 
+	if (!glibc_mode() && alloc_next.valloc)
+		return alloc_next.valloc(size);
+	p = __libc_valloc(size);
 	count_alloc(p);
 	return p;
 }
 
 MEMTIDE_EXPORT void *pvalloc(size_t size)
 {
-	void *p = __libc_pvalloc(size);
+	void *p;
 
+	if (!glibc_mode() && alloc_next.pvalloc)
+		return alloc_next.pvalloc(size);
+	p = __libc_pvalloc(size);
 	count_alloc(p);
 	return p;
 }
@@ -376,8 +534,21 @@ MEMTIDE_EXPORT void free_aligned_sized(void *ptr, size_t alignment, size_t size)
 #endif
 #endif
 
+/* What malloc_usable_size() should say of p, from the counted size. */
+static size_t expected_usable(void *p)
+{
+#if BYTES_OVERHEAD
+	size_t mmapped = ((const size_t *)p)[-1] & 2 ? sizeof(size_t) : 0;
+
+	return counted_size(p) - BYTES_OVERHEAD - mmapped;
+#else
+	return counted_size(p);
+#endif
+}
+
 /* Does the inline chunk-size read agree with malloc_usable_size() for small,
- * medium, aligned and mmapped blocks? Called once at start-up. */
+ * medium, aligned and mmapped blocks? Called once at start-up, once glibc is
+ * known to be the allocator. */
 bool interpose_usable_size_ok(void)
 {
 	static const size_t sizes[] = {1, 24, 100, 1000, 5000, 200000, 4 << 20};
@@ -388,11 +559,11 @@ bool interpose_usable_size_ok(void)
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && ok; i++) {
 		p = __libc_malloc(sizes[i]);
 		if (p)
-			ok = counted_size(p) - BYTES_OVERHEAD == malloc_usable_size(p);
+			ok = expected_usable(p) == malloc_usable_size(p);
 		__libc_free(p);
 		p = __libc_memalign(4096, sizes[i]);
 		if (p)
-			ok = ok && counted_size(p) - BYTES_OVERHEAD == malloc_usable_size(p);
+			ok = ok && expected_usable(p) == malloc_usable_size(p);
 		__libc_free(p);
 	}
 	if (pthread_key_create(&slot_key, release_slot) == 0)
@@ -415,7 +586,7 @@ static void drain(struct memtide_seg_slot *from, struct memtide_seg_slot *to)
 }
 
 /* Move the pre-segment counts into the segment; called at creation and then
- * by the agent thread, for threads that raced with publication. */
+ * by the refresh (refresh.c), for threads that raced with publication. */
 void interpose_drain_fallback(struct memtide_seg_header *h)
 {
 	drain(&fallback, segment_overflow(h));
@@ -467,4 +638,11 @@ void interpose_fork_child(struct memtide_seg_header *h)
 			pthread_setspecific(slot_key, t_slot);
 	}
 	drain(&fork_fallback, segment_overflow(h));
+}
+
+/* The allocator turned out to be glibc: count the blocks served while that was
+ * being found out, as allocations made before the segment. */
+void interpose_count_boot_block(void *p)
+{
+	slow_count(true, counted_size(p));
 }

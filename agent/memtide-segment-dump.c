@@ -13,11 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "segment_file.h"
 #include "segment_read.h"
 
 static const unsigned age_buckets[MEMTIDE_SEG_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
@@ -53,6 +52,8 @@ static void print_snapshot(const struct memtide_seg_snapshot *s)
 	       (unsigned long long)s->frees);
 	printf("bytes_allocated=%llu\nbytes_freed=%llu\n", (unsigned long long)s->bytes_allocated,
 	       (unsigned long long)s->bytes_freed);
+	printf("agent_off=%d\noff_reason=%s\n", s->agent_off,
+	       memtide_segment_off_reason(s->off_reason));
 	printf("live_objects=%llu\nlive_bytes=%llu\nthreads=%u\n",
 	       (unsigned long long)s->live_objects, (unsigned long long)s->live_bytes, s->threads);
 	printf("has_mallinfo=%d\n", s->has_mallinfo);
@@ -64,41 +65,52 @@ static void print_snapshot(const struct memtide_seg_snapshot *s)
 		print_pool(i, &s->pools[i]);
 }
 
+/* A private copy, read with pread (collectors/segment_file.c): a writer that
+ * truncates the file meanwhile makes a short copy, never a SIGBUS. A copy torn
+ * by a mallinfo snapshot being published is taken again. */
+static int read_copy(const char *path, struct memtide_seg_snapshot *snap)
+{
+	struct segment_copy copy = {0};
+	const char *reason = NULL;
+	struct timespec now;
+	int err = MEMTIDE_SEG_EBUSY;
+
+	for (int attempt = 0; attempt < 20 && err == MEMTIDE_SEG_EBUSY; attempt++) {
+		uint64_t budget = UINT64_MAX; /* one file, asked for by name: no scrape to share */
+
+		if (segment_file_copy(AT_FDCWD, path, (uid_t)-1, &budget, &copy, &reason) != 0) {
+			fprintf(stderr, "memtide-segment-dump: %s: cannot use: %s\n", path, reason);
+			return 2;
+		}
+		clock_gettime(CLOCK_BOOTTIME, &now);
+		err = memtide_segment_read(copy.buf, copy.len, (uint64_t)now.tv_sec, 100, snap);
+		segment_file_release(&copy);
+	}
+	if (err) {
+		fprintf(stderr, "memtide-segment-dump: %s: rejected: %s\n", path,
+			memtide_segment_strerror(err));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct memtide_seg_snapshot *snap;
-	struct timespec now;
-	struct stat st;
-	void *map;
-	int fd, err;
+	int err;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s SEGMENT\n", argv[0]);
 		return 2;
 	}
-	fd = open(argv[1], O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    st.st_size > MEMTIDE_SEG_MAX_TOTAL_SIZE) {
-		fprintf(stderr, "%s: %s: cannot use: %s\n", argv[0], argv[1],
-			fd < 0 ? strerror(errno) : "not a regular file of sane size");
-		return 2;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	snap = malloc(sizeof(*snap));
-	if (map == MAP_FAILED || !snap) {
-		fprintf(stderr, "%s: %s: %s\n", argv[0], argv[1], strerror(errno));
+	if (!snap) {
+		fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
 		return 2;
 	}
-	clock_gettime(CLOCK_BOOTTIME, &now);
-	err = memtide_segment_read(map, (size_t)st.st_size, (uint64_t)now.tv_sec, 100, snap);
-	if (err) {
-		fprintf(stderr, "%s: %s: rejected: %s\n", argv[0], argv[1],
-			memtide_segment_strerror(err));
-		return 1;
-	}
-	print_snapshot(snap);
+	err = read_copy(argv[1], snap);
+	if (err == 0)
+		print_snapshot(snap);
 	free(snap);
-	munmap(map, (size_t)st.st_size);
-	return 0;
+	return err;
 }

@@ -43,10 +43,18 @@ extern "C" {
 
 /* "MEMTIDE\x01" read as a little-endian uint64_t. */
 #define MEMTIDE_SEG_MAGIC 0x01454449544d454dULL
-#define MEMTIDE_SEG_VERSION 1
+#define MEMTIDE_SEG_VERSION 2
 #define MEMTIDE_SEG_COMPAT_VERSION 1
 
-/* File name: MEMTIDE_SEG_PREFIX followed by the decimal pid. */
+/*
+ * File name: MEMTIDE_SEG_PREFIX followed by the decimal pid, "memtide.<pid>".
+ * When that name is taken by a file the writer may not replace (another
+ * user's: anyone may create files in /dev/shm, also for pids that do not exist
+ * yet), the writer uses "memtide.<pid>.<start_time>", start_time being field
+ * 22 of /proc/<pid>/stat in decimal, as in the header. Nobody can know it
+ * before the process exists, and a reader finds it from /proc/<pid>/stat.
+ * Readers trust either name only under the same rules (owner, pid, start time).
+ */
 #define MEMTIDE_SEG_PREFIX "memtide."
 
 #define MEMTIDE_SEG_CACHELINE 64
@@ -106,8 +114,9 @@ struct memtide_seg_header {
 	int64_t clock_offset;  /* seconds added to the clock by the writer (0 in production;
 				  MEMTIDE_CLOCK_OFFSET or memtide_debug_advance_clock in tests).
 				  A reader computes "now" as its clock + clock_offset. */
-	uint64_t heartbeat;    /* incremented by the agent thread about once a second; stays 0
-				  when MEMTIDE_MALLINFO_INTERVAL=0 (no agent thread) */
+	uint64_t heartbeat;    /* incremented at most once a second by the process's own
+				  allocations (every 1024th of a thread): stays put while the
+				  process does not allocate */
 	uint64_t heartbeat_at; /* seconds on the clock (with clock_offset) of the last beat */
 
 	/* Per-thread slots. Each is written by one thread only, with relaxed stores. */
@@ -131,7 +140,7 @@ struct memtide_seg_header {
 	uint32_t age_minute_length; /* const: MEMTIDE_SEG_AGE_MINUTE_SECONDS */
 
 	/*
-	 * mallinfo2() snapshot, published under a seqlock by the agent thread: seq is
+	 * mallinfo2() snapshot, published under a seqlock from the allocation path: seq is
 	 * odd while the writer changes the fields below it, and increases by 2 for
 	 * every published snapshot. A reader loads seq (acquire), copies the fields,
 	 * loads seq again after an acquire fence and retries if it was odd or changed.
@@ -144,8 +153,35 @@ struct memtide_seg_header {
 	uint64_t mallinfo_taken_at;   /* seconds on the clock (with clock_offset) */
 	uint64_t mallinfo_interval;   /* const: MEMTIDE_MALLINFO_INTERVAL in seconds, 0 = off */
 
-	uint8_t reserved[256 - 192];
+	/*
+	 * Version 2. agent_state: 0 the agent counts; 1 it is off in this process
+	 * and counts nothing (slots stay zero), for the reason in off_reason
+	 * (MEMTIDE_SEG_OFF_*). Both const. Version 1 writers leave them zero.
+	 */
+	uint32_t agent_state;
+	uint32_t off_reason;
+
+	uint8_t reserved[256 - 200];
 };
+
+/* header.agent_state */
+#define MEMTIDE_SEG_STATE_COUNTING 0u
+#define MEMTIDE_SEG_STATE_OFF 1u
+
+/* header.off_reason: why the agent does not count in this process. Readers map
+ * an unknown value to "other". */
+#define MEMTIDE_SEG_OFF_NONE 0u
+#define MEMTIDE_SEG_OFF_JEMALLOC 1u	   /* the program's malloc is jemalloc's */
+#define MEMTIDE_SEG_OFF_TCMALLOC 2u	   /* ... tcmalloc's */
+#define MEMTIDE_SEG_OFF_MIMALLOC 3u	   /* ... mimalloc's */
+#define MEMTIDE_SEG_OFF_OTHER_ALLOCATOR 4u /* ... another allocator or interposer */
+#define MEMTIDE_SEG_OFF_CHUNK_LAYOUT 5u	   /* glibc, but chunk headers not as expected */
+#define MEMTIDE_SEG_OFF_REASONS 6u
+/* Their labels (memtide_agent_off_processes{reason}), indexed by the code. */
+#define MEMTIDE_SEG_OFF_NAMES                                                                      \
+	{                                                                                          \
+		"none", "jemalloc", "tcmalloc", "mimalloc", "other_allocator", "chunk_layout"      \
+	}
 
 /*
  * A slot: four monotonic counters (modulo 2^64), summed over all slots including
@@ -170,7 +206,9 @@ struct memtide_seg_slot {
 	uint64_t bytes_allocated;
 	uint64_t bytes_freed;
 	uint32_t owner; /* tid of the thread that owns the slot, 0 = free. Informational */
-	uint32_t reserved0;
+	uint16_t tick;	    /* writer-private: the owner's allocation tick (agent refresh);
+			       readers ignore it */
+	uint16_t reserved1;
 	uint64_t reserved[3];
 };
 

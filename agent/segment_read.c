@@ -42,6 +42,25 @@ static bool range_ok(uint64_t off, uint64_t size, uint64_t total, uint64_t align
 	return off % align == 0 && off <= total && size <= total - off;
 }
 
+/* Version 2 fields; a version 1 writer left them zero: counting. */
+static void read_state(const unsigned char *b, struct memtide_seg_snapshot *out)
+{
+	uint32_t reason;
+
+	out->agent_off = ld32(b, HDR(agent_state)) == MEMTIDE_SEG_STATE_OFF;
+	reason = ld32(b, HDR(off_reason));
+	if (out->agent_off && (reason == MEMTIDE_SEG_OFF_NONE || reason >= MEMTIDE_SEG_OFF_REASONS))
+		reason = MEMTIDE_SEG_OFF_OTHER_ALLOCATOR;
+	out->off_reason = out->agent_off ? reason : MEMTIDE_SEG_OFF_NONE;
+}
+
+const char *memtide_segment_off_reason(uint32_t reason)
+{
+	static const char *const names[MEMTIDE_SEG_OFF_REASONS] = MEMTIDE_SEG_OFF_NAMES;
+
+	return reason < MEMTIDE_SEG_OFF_REASONS ? names[reason] : "other_allocator";
+}
+
 static int check_identity(const unsigned char *b, size_t len, uint32_t *version, uint32_t *flags_out)
 {
 	uint32_t hsize, flags;
@@ -294,6 +313,7 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	err = check_identity(b, len, &out->version, &out->flags);
 	if (err)
 		return err;
+	read_state(b, out);
 	err = check_layout(b, len, &l);
 	if (err)
 		return err;
@@ -311,6 +331,11 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	err = read_mallinfo(b, max_retries, out);
 	if (err)
 		return err;
+	/* The snapshot is taken from the allocation path (refresh.c): a process
+	 * that went idle after growing has an older one. The heap holds at least
+	 * the live blocks, so that is the better lower bound then. */
+	if (out->has_mallinfo && out->heap_system_bytes < out->live_bytes)
+		out->heap_system_bytes = out->live_bytes;
 	return read_pools(b, &l, (int64_t)now + out->clock_offset, out);
 }
 

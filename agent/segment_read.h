@@ -76,7 +76,14 @@ struct memtide_seg_snapshot {
 	uint64_t live_bytes;   /* bytes_allocated - bytes_freed, likewise */
 	uint32_t threads;      /* per-thread slots claimed (high-water) */
 
+	/* Version 2: the agent is off in this process (counts are all 0), and
+	 * why: MEMTIDE_SEG_OFF_*, an unknown code read as OTHER_ALLOCATOR. */
+	bool agent_off;
+	uint32_t off_reason;
+
 	bool has_mallinfo;
+	/* At least live_bytes: a snapshot older than the latest allocations is
+	 * raised to them (the heap holds at least its live blocks). */
 	uint64_t heap_system_bytes;
 	uint64_t heap_free_bytes;
 	uint64_t heap_releasable_bytes;
@@ -112,6 +119,9 @@ struct memtide_seg_extents {
  */
 int memtide_segment_check_header(const void *hdr, size_t file_len,
 				 struct memtide_seg_extents *out);
+
+/* The label of an off_reason ("jemalloc", ...). */
+const char *memtide_segment_off_reason(uint32_t reason);
 
 /* The reason label of an error from memtide_segment_read ("truncated", ...). */
 const char *memtide_segment_strerror(int err);

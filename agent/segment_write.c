@@ -3,9 +3,10 @@
  * The writer side of the segment: create $MEMTIDE_DIR/memtide.<pid>, give a fork
  * child its own file at the same address, publish heartbeat and mallinfo2(),
  * unlink at exit. Nothing here may call malloc: it runs from the constructor,
- * from fork handlers and from the agent thread, next to an interposed allocator.
+ * from fork handlers and from the allocation path, next to an interposed allocator.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <string.h>
@@ -15,9 +16,14 @@
 
 #include "agent_internal.h"
 
-/* The file we created, for unlinking at exit: path and the pid that owns it. */
-static char seg_path[sizeof(agent_cfg.dir) + 32];
+/* The file we created, for unlinking at exit: path and the pid that owns it;
+ * its inode, so that segment_chown() changes nothing else of that name. */
+static char seg_path[sizeof(agent_cfg.dir) + 48];
 static pid_t seg_pid;
+static dev_t seg_dev;
+static ino_t seg_ino;
+/* Nonzero: the agent is off for this reason, and the segment only says so. */
+static uint32_t seg_off_reason;
 
 /* Append the decimal n to buf at *len (buf has room: callers size it). */
 static void append_u64(char *buf, size_t *len, uint64_t n)
@@ -34,7 +40,9 @@ static void append_u64(char *buf, size_t *len, uint64_t n)
 	buf[*len] = '\0';
 }
 
-static void make_path(char *buf, pid_t pid)
+/* The name rule of segment.h: memtide.<pid>, or, when that name is taken by
+ * a file we may not replace, memtide.<pid>.<start_time>. */
+static void make_path(char *buf, pid_t pid, uint64_t start_time)
 {
 	size_t len = strlen(agent_cfg.dir);
 
@@ -43,6 +51,10 @@ static void make_path(char *buf, pid_t pid)
 	memcpy(buf + len, MEMTIDE_SEG_PREFIX, sizeof(MEMTIDE_SEG_PREFIX));
 	len += sizeof(MEMTIDE_SEG_PREFIX) - 1;
 	append_u64(buf, &len, (uint64_t)pid);
+	if (start_time) {
+		buf[len++] = '.';
+		append_u64(buf, &len, start_time);
+	}
 }
 
 /* Field 22 of /proc/self/stat: the start time in clock ticks since boot. The
@@ -82,19 +94,27 @@ static uint64_t read_start_time(void)
 static int remove_stale(const char *path)
 {
 	struct stat st;
-	int fd, err = 0;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
+	/* Not followed: a link, a FIFO or another user's file is "taken". In a
+	 * sticky directory nobody else can swap our own file for another. */
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -EEXIST;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return -EEXIST;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -EEXIST;
+	return 0;
+}
+
+static int remember_inode(int fd)
+{
+	struct stat st;
+
 	if (fstat(fd, &st) < 0)
-		err = -errno;
-	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
-		err = -EEXIST;
-	else if (unlink(path) < 0)
-		err = -errno;
-	close(fd);
-	return err;
+		return -1;
+	seg_dev = st.st_dev;
+	seg_ino = st.st_ino;
+	return 0;
 }
 
 static int open_new(const char *path)
@@ -112,18 +132,27 @@ static int open_new(const char *path)
 	return fd >= 0 ? fd : -errno;
 }
 
-/* Open a fresh file for pid and size it; fd or negative errno. */
+/*
+ * Open a fresh file for pid and size it; fd or negative errno. A name taken by
+ * another user's file (anyone may create files in /dev/shm, also for pids that
+ * do not exist yet) does not switch the agent off: the second name carries the
+ * process's start time, which nobody knows before the process exists.
+ */
 static int create_file(char *path, pid_t pid)
 {
 	int fd, err;
 
-	make_path(path, pid);
+	make_path(path, pid, 0);
 	fd = open_new(path);
+	if (fd == -EEXIST) {
+		make_path(path, pid, read_start_time());
+		fd = open_new(path);
+	}
 	if (fd < 0)
 		return fd;
 	/* The umask may have taken the group bit away. */
 	if (fchmod(fd, agent_cfg.group_readable ? 0640 : 0600) < 0 ||
-	    ftruncate(fd, (off_t)MEMTIDE_SEG_TOTAL_SIZE) < 0) {
+	    ftruncate(fd, (off_t)MEMTIDE_SEG_TOTAL_SIZE) < 0 || remember_inode(fd) < 0) {
 		err = -errno;
 		goto out_unlink;
 	}
@@ -232,8 +261,8 @@ int segment_fork_child(struct memtide_seg_header *h)
 	seg_pid = 0;
 	init_identity(h, pid);
 	h->flags = MEMTIDE_SEG_FLAG_FORKED;
-	/* The parent's agent thread may have been publishing: the child has no
-	 * agent thread yet, so close an open seqlock write. */
+	/* Another thread of the parent may have been publishing a snapshot: it
+	 * does not exist in the child, so close an open seqlock write. */
 	h->mallinfo_seq += h->mallinfo_seq & 1;
 	fd = create_file(seg_path, pid);
 	if (fd < 0)
@@ -284,9 +313,9 @@ void segment_heartbeat(struct memtide_seg_header *h, uint64_t now)
 	__atomic_fetch_add(&h->heartbeat, 1, __ATOMIC_RELEASE);
 }
 
-/* mallinfo2() locks every arena and walks the bins: agent thread only. The
- * agent thread is the only writer of these fields, so the seqlock writer side
- * needs no lock of its own. */
+/* mallinfo2() locks every arena and walks the bins: from refresh.c only, one
+ * refresher at a time (its flag), so the seqlock writer side needs no lock of
+ * its own. Also once at creation, before the segment is published. */
 void segment_publish_mallinfo(struct memtide_seg_header *h, uint64_t now)
 {
 	struct mallinfo2 mi = mallinfo2();
@@ -299,4 +328,128 @@ void segment_publish_mallinfo(struct memtide_seg_header *h, uint64_t now)
 	__atomic_store_n(&h->mallinfo_releasable, (uint64_t)mi.keepcost, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->mallinfo_taken_at, now, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->mallinfo_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+const char *segment_path(void)
+{
+	return seg_path;
+}
+
+/*
+ * A segment that says only that the agent is off here, and why: header with
+ * agent_state OFF and READY, no counts. Written with pwrite (the agent maps
+ * nothing it will not count into), READY last.
+ */
+int segment_create_off(uint32_t reason)
+{
+	struct memtide_seg_header h;
+	uint32_t ready = MEMTIDE_SEG_FLAG_READY;
+	pid_t pid = getpid();
+	int fd, err = 0;
+
+	seg_off_reason = reason;
+	fd = create_file(seg_path, pid);
+	if (fd < 0)
+		return fd;
+	memset(&h, 0, sizeof(h));
+	init_header(&h, pid);
+	h.bytes_overhead = 0;
+	h.mallinfo_interval = 0;
+	h.agent_state = MEMTIDE_SEG_STATE_OFF;
+	h.off_reason = reason;
+	if (pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    pwrite(fd, &ready, sizeof(ready), offsetof(struct memtide_seg_header, flags)) !=
+		    (ssize_t)sizeof(ready)) {
+		err = -EIO;
+		unlink(seg_path);
+	} else {
+		seg_pid = pid;
+	}
+	close(fd);
+	return err;
+}
+
+/* A fork child of a process where the agent is off says so too. */
+void segment_fork_child_off(void)
+{
+	seg_pid = 0;
+	if (seg_off_reason)
+		segment_create_off(seg_off_reason);
+}
+
+/*
+ * Give the segment to uid/gid ((uid_t)-1 / (gid_t)-1: unchanged), the ids the
+ * process is about to take or has just taken (privdrop.c). By name, without
+ * following links, and only while the name is still the file we created: in a
+ * sticky directory nobody but its owner or root can have replaced it.
+ */
+int segment_chown(uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (!seg_pid || seg_pid != getpid())
+		return 0;
+	if (lstat(seg_path, &st) < 0)
+		return -errno;
+	if (st.st_dev != seg_dev || st.st_ino != seg_ino)
+		return -ESTALE;
+	if (lchown(seg_path, uid, gid) < 0)
+		return -errno;
+	return 0;
+}
+
+/* /proc/<pid>/stat's start time, or 0 when there is no such process. */
+static uint64_t start_time_of(pid_t pid)
+{
+	char path[48], buf[1024], *p;
+	uint64_t v = 0;
+	size_t len = 6;
+	ssize_t n;
+	int fd, field;
+
+	memcpy(path, "/proc/", 6);
+	append_u64(path, &len, (uint64_t)pid);
+	memcpy(path + len, "/stat", 6);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (field = 2; field < 22 && *p; p++)
+		if (*p == ' ')
+			field++;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v;
+}
+
+/*
+ * A child of ours was reaped (reap.c): remove its segment if it left one, a
+ * file whose header says that pid, unless a live process of that pid and
+ * start time owns it (the pid was taken again at once). Async-signal-safe.
+ */
+void segment_forget_child(pid_t pid)
+{
+	struct memtide_seg_header h;
+	char path[sizeof(seg_path)];
+	struct stat st;
+	int fd;
+
+	if (pid <= 0 || (!seg_pid && !__atomic_load_n(&agent_seg, __ATOMIC_RELAXED)))
+		return;
+	make_path(path, pid, 0);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == MEMTIDE_SEG_MAGIC &&
+	    h.pid == (uint32_t)pid && start_time_of(pid) != h.start_time)
+		unlink(path);
+	close(fd);
 }

@@ -106,7 +106,7 @@ def run(build):
           "instructions per pair |")
     line("|---|---|---|---|---|---|---|")
     names = {"bare": "bare glibc", "preload": "preloaded",
-             "preload-nothread": "preloaded, no agent thread"}
+             "preload-nothread": "preloaded, no mallinfo snapshots"}
     for threads, w, extra, bare_pp in rows:
         (bm, bb) = w["bare"]
         for m in modes:
@@ -118,13 +118,14 @@ def run(build):
             line(f"| {threads} | {names[m]} | {med * 1000:.1f} ms | {over} | "
                   f"{best * 1000:.1f} ms | {over_best} | {instr} |")
     line("")
-    line("\"No agent thread\" is `MEMTIDE_MALLINFO_INTERVAL=0`, for comparison: the "
-          "counting is identical, so a difference from \"preloaded\" is the agent "
-          "thread's effect (glibc then sees a multi-threaded process) or run-to-run "
-          "noise. The extra instructions are the fast path of `malloc` and `free` "
-          "(TLS slot load, chunk-header read, two unlocked adds each, and the call "
-          "into glibc); the wall-time overhead follows their share of glibc's own "
-          "instructions per pair.\n")
+    line("\"No mallinfo snapshots\" is `MEMTIDE_MALLINFO_INTERVAL=0`, for comparison: "
+          "the counting is identical, so a difference from \"preloaded\" is the cost of "
+          "the snapshots (taken from the allocation path, at most every interval) or "
+          "run-to-run noise. There is no agent thread. The extra instructions are the "
+          "fast path of `malloc` and `free` (TLS slot load, a test of block and slot, "
+          "chunk-header read and mask, two unlocked adds each, the refresh tick in "
+          "`malloc`, and the call into glibc); the wall-time overhead follows their "
+          "share of glibc's own instructions per pair.\n")
     return "\n".join(out)
 
 

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_off.h"
+#include "agent_reject.h"
 #include "agent_stats.h"
 #include "collector.h"
 #include "config.h"
@@ -36,6 +38,7 @@
 #include "log.h"
 #include "scrape_errors.h"
 #include "segment_file.h"
+#include "segment_name.h"
 #include "segment_read.h"
 
 #define NAME "agent"
@@ -74,6 +77,7 @@ struct agent_state {
 	uint64_t budget;       /* bytes this scrape may still copy */
 	uint64_t bytes_read;   /* copied from segments, ever */
 	time_t cap_logged;     /* CLOCK_MONOTONIC seconds of the last cap log line */
+	struct agent_off off;  /* processes whose agent is off, by group and reason */
 };
 
 static void agent_release(void *state)
@@ -87,6 +91,7 @@ static void agent_release(void *state)
 	if (s->sweep)
 		closedir(s->sweep);
 	agent_stats_free(&s->stats);
+	agent_off_free(&s->off);
 	pthread_mutex_destroy(&s->lock);
 	free(s->live);
 	free(s->want);
@@ -198,11 +203,15 @@ static int list_live(struct agent_state *s)
 	return err;
 }
 
-/* Does a segment exist under one of the pid's names? One stat each, no listing. */
+/*
+ * Does a segment exist under the pid's first name? One stat, no listing. A
+ * writer takes its second name only when another user's file holds the first,
+ * so the first name's presence is what marks a pid to read (under both).
+ */
 static bool has_segment(int dirfd, unsigned pid)
 {
 	char names[SEGMENT_NAMES_MAX][SEGMENT_NAME_MAX];
-	int n = segment_names_for_pid(pid, names, SEGMENT_NAMES_MAX);
+	int n = segment_names_for_pid(pid, 0, names, SEGMENT_NAMES_MAX);
 	struct stat st;
 
 	for (int i = 0; i < n; i++)
@@ -281,8 +290,14 @@ static void remove_if_stale(int dirfd, const char *name, unsigned pid)
 		scrape_errors_inc(NAME, "stale_kept");
 }
 
-/* Copies one segment file into s->snap; -errno, or 0 with s->snap filled. */
-static int copy_segment(struct agent_state *s, int dirfd, const char *name, uid_t owner)
+/*
+ * Copies one segment file of process pid into s->snap; -errno, or 0 with
+ * s->snap filled. A file refused for what it is (owner, layout, ...) is
+ * counted and logged (agent_reject.h); one that is absent, being created, or
+ * past this scrape's budget is not a rejection.
+ */
+static int copy_segment(struct agent_state *s, int dirfd, const char *name, unsigned pid,
+			uid_t owner)
 {
 	struct segment_copy copy = {0};
 	const char *reason = NULL;
@@ -295,7 +310,7 @@ static int copy_segment(struct agent_state *s, int dirfd, const char *name, uid_
 		if (err == -ENOSPC)
 			cap_reached(s, reason);
 		else if (err && err != -EAGAIN && err != -ENOENT)
-			scrape_errors_inc(NAME, reason);
+			agent_reject(s->cfg->agent_dir, name, pid, reason);
 		if (err)
 			return err;
 		err = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
@@ -307,31 +322,37 @@ static int copy_segment(struct agent_state *s, int dirfd, const char *name, uid_
 	if (err == MEMTIDE_SEG_ENOTREADY)
 		return -EAGAIN; /* being created right now: next scrape */
 	if (err) {
-		scrape_errors_inc(NAME, memtide_segment_strerror(err));
+		agent_reject(s->cfg->agent_dir, name, pid, memtide_segment_strerror(err));
 		return -EBADMSG;
 	}
 	return 0;
 }
 
-/* Reads the segment of one live process into s->snap; false when it is not usable. */
+/*
+ * Reads the segment of one live process into s->snap; false when it is not
+ * usable. Under its first name, else under its second (segment_name.h), which
+ * the writer takes when another user's file holds the first: that file is
+ * rejected like any other, and the process is still seen.
+ */
 static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st)
 {
 	unsigned pid = (unsigned)st->head[F_PID].result.s_int;
+	uint64_t started = st->head[F_STARTED].result.ull_int;
 	char names[SEGMENT_NAMES_MAX][SEGMENT_NAME_MAX];
-	int n = segment_names_for_pid(pid, names, SEGMENT_NAMES_MAX);
+	int n = segment_names_for_pid(pid, started, names, SEGMENT_NAMES_MAX);
 
 	/* A thread's id is not a process: only thread-group leaders write segments. */
 	if (st->head[F_TGID].result.s_int != st->head[F_PID].result.s_int)
 		return false;
 	for (int i = 0; i < n; i++) {
-		int err = copy_segment(s, dirfd, names[i], (uid_t)st->head[F_EUID].result.u_int);
+		int err = copy_segment(s, dirfd, names[i], pid,
+				       (uid_t)st->head[F_EUID].result.u_int);
 
-		if (err == -ENOENT)
-			continue;
+		if (err == -ENOSPC)
+			return false; /* this scrape's budget is spent: the next one reads on */
 		if (err)
-			return false;
-		if (s->snap.pid == pid &&
-		    s->snap.start_time == st->head[F_STARTED].result.ull_int)
+			continue; /* absent, being created, or rejected: the other name may do */
+		if (s->snap.pid == pid && s->snap.start_time == started)
 			return true;
 		/* An earlier process with this pid wrote it, or junk. */
 		remove_if_stale(dirfd, names[i], pid);
@@ -360,6 +381,11 @@ static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 		}
 		if (ident_match(s->cfg, (int)pid, st, F_IDENT, group, sizeof(group)) < 0)
 			continue;
+		if (s->snap.agent_off) {
+			if (agent_off_add(&s->off, group, s->snap.off_reason) < 0)
+				scrape_errors_inc(NAME, "memory");
+			continue;
+		}
 		if (agent_stats_add(&s->stats, group, pid, st->head[F_STARTED].result.ull_int,
 				    &s->snap) < 0)
 			scrape_errors_inc(NAME, "memory");
@@ -462,12 +488,15 @@ static int agent_collect(void *state, struct expo *out, const struct timespec *d
 		goto out_unlock;
 	}
 	agent_stats_begin(&s->stats);
+	agent_off_begin(&s->off);
 	err = scan(s, dirfd, deadline);
 	close(dirfd);
 	if (err == 0)
 		err = agent_stats_end(&s->stats, out);
 	if (err == 0)
 		err = emit_bytes_read(s, out);
+	if (err == 0)
+		err = agent_off_write(&s->off, out);
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	return err;

@@ -331,8 +331,9 @@ static const struct group_metric group_metrics[] = {
 	AG("memtide_malloc_allocated_bytes_total", EXPO_COUNTER, allocated, false,
 	   "Bytes ever allocated (usable size), from libmemtide."),
 	AG("memtide_malloc_heap_system_bytes", EXPO_GAUGE, heap_system, true,
-	   "Memory the allocator holds from the OS (mallinfo2 arena + hblkhd), refreshed every "
-	   "MEMTIDE_MALLINFO_INTERVAL seconds by the agent."),
+	   "Memory the allocator holds from the OS (mallinfo2 arena + hblkhd): a snapshot the "
+	   "agent takes from the program's own allocations, at most every "
+	   "MEMTIDE_MALLINFO_INTERVAL seconds, never reported below the live bytes."),
 	AG("memtide_malloc_heap_free_bytes", EXPO_GAUGE, heap_free, true,
 	   "Free bytes kept inside the allocator (mallinfo2 fordblks)."),
 	AG("memtide_malloc_heap_releasable_bytes", EXPO_GAUGE, heap_releasable, true,

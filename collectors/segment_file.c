@@ -13,31 +13,6 @@
 #include "segment.h"
 #include "segment_read.h"
 
-int segment_names_for_pid(unsigned pid, char names[][SEGMENT_NAME_MAX], int max)
-{
-	if (max < 1)
-		return 0;
-	snprintf(names[0], SEGMENT_NAME_MAX, MEMTIDE_SEG_PREFIX "%u", pid);
-	return 1;
-}
-
-/* "memtide.<pid>" with a plain decimal pid. */
-int segment_name_pid(const char *name)
-{
-	size_t plen = strlen(MEMTIDE_SEG_PREFIX);
-	long pid = 0;
-	const char *p;
-
-	if (strncmp(name, MEMTIDE_SEG_PREFIX, plen) != 0 || name[plen] == '\0' || name[plen] == '0')
-		return -1;
-	for (p = name + plen; *p; p++) {
-		if (*p < '0' || *p > '9' || pid > 99999999)
-			return -1;
-		pid = pid * 10 + (*p - '0');
-	}
-	return (int)pid;
-}
-
 /* The file must be the process's own: written by the user the process runs as. */
 int segment_trusted(const struct stat *st, uid_t owner)
 {

@@ -20,23 +20,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define SEGMENT_NAME_MAX 64
-#define SEGMENT_NAMES_MAX 4
-
-/*
- * The names, in the agent directory, under which the process pid may have
- * written its segment; returns how many (at most SEGMENT_NAMES_MAX). The
- * exporter looks segments up by the pids of live processes, never by trusting
- * a listing of the directory that anyone can fill with junk.
- */
-int segment_names_for_pid(unsigned pid, char names[][SEGMENT_NAME_MAX], int max);
-
-/*
- * The pid a name of segment_names_for_pid() stands for, or -1 when name is
- * not one of them.
- */
-int segment_name_pid(const char *name);
-
 /* Whether a segment file with this fstat may be believed for a process run by owner. */
 int segment_trusted(const struct stat *st, uid_t owner);
 

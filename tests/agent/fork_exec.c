@@ -51,7 +51,7 @@ static int fork_mode(void)
 
 	for (i = 0; i < N; i++) {
 		blocks[i] = malloc(32 + (size_t)i * 3);
-		bytes += malloc_usable_size(blocks[i]);
+		bytes += counted_usable(blocks[i]);
 	}
 	if (self_snapshot(&before) != 0)
 		return 2;

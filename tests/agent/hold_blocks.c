@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 		}
 		if (!blocks[i])
 			return 3;
-		bytes += malloc_usable_size(blocks[i]);
+		bytes += counted_usable(blocks[i]);
 	}
 	if (self_snapshot(&held) != 0)
 		return 2;

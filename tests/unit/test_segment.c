@@ -410,6 +410,40 @@ static void test_check_header(void **state)
 	free(buf);
 }
 
+/* Version 2: a segment that says the agent is off, and why. */
+static void test_agent_off(void **state)
+{
+	void *buf = make_segment();
+
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_OK);
+	assert_false(snap.agent_off);
+	hdr(buf)->agent_state = MEMTIDE_SEG_STATE_OFF;
+	hdr(buf)->off_reason = MEMTIDE_SEG_OFF_JEMALLOC;
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_OK);
+	assert_true(snap.agent_off);
+	assert_string_equal(memtide_segment_off_reason(snap.off_reason), "jemalloc");
+	/* A reason this reader does not know, or none, is "other_allocator". */
+	hdr(buf)->off_reason = 77;
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_OK);
+	assert_string_equal(memtide_segment_off_reason(snap.off_reason), "other_allocator");
+	hdr(buf)->off_reason = MEMTIDE_SEG_OFF_NONE;
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_OK);
+	assert_string_equal(memtide_segment_off_reason(snap.off_reason), "other_allocator");
+	free(buf);
+}
+
+/* A snapshot older than the live bytes is raised to them. */
+static void test_heap_never_below_live(void **state)
+{
+	void *buf = make_segment();
+
+	hdr(buf)->mallinfo_system = 100;
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_OK);
+	assert_int_equal(snap.live_bytes, 320);
+	assert_int_equal(snap.heap_system_bytes, 320);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,7 +452,9 @@ int main(void)
 	    cmocka_unit_test(test_absurd_counts), cmocka_unit_test(test_offsets_past_the_end),
 	    cmocka_unit_test(test_pool_names),	  cmocka_unit_test(test_seqlock),
 	    cmocka_unit_test(test_alignment),	  cmocka_unit_test(test_ages),
-	    cmocka_unit_test(test_set_mode),	  cmocka_unit_test(test_strerror), cmocka_unit_test(test_check_header),
+	    cmocka_unit_test(test_set_mode),	  cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_check_header), cmocka_unit_test(test_agent_off),
+	    cmocka_unit_test(test_heap_never_below_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
