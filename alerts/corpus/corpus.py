@@ -149,7 +149,7 @@ def draw_limit(r):
     return round(loguniform(r, LIMIT_RANGE[0], LIMIT_RANGE[1]) / MIB) * MIB
 
 
-def gc(r, proc, lo=0.01, hi=0.08, pmin=1, pmax=20):
+def gc(r, proc, lo=0.01, hi=0.08, pmin=1, pmax=10):
     """A GC or arena sawtooth of amplitude lo-hi of the limit and a period of
     pmin-pmax minutes (log-uniform)."""
     amp = r.uniform(lo, hi) * proc.limit
@@ -341,15 +341,16 @@ def p_allocator_retention(r):
 
 def p_bounded_cache(r):
     """A cache that fills for 1-6 h and stops. It fills at 1-8% of the limit
-    per hour, to at most 25% of the limit and at most half of the headroom
-    it starts with: a cache that would take more is not told from a leak
-    that must be caught before half of its way to the limit."""
+    per hour, to at most 25% of the limit and at most a third of the
+    headroom it starts with: a cache that takes half of it looks exactly like
+    a leak until that leak is half-way to the limit, when it must have been
+    caught."""
     p = Proc(r)
     t1 = r.uniform(0, 40) * HOUR
     d = r.uniform(*CACHE_FILL_HOURS) * HOUR
     rate = r.uniform(*CACHE_FILL_RATE) * p.limit / HOUR
     room = p.limit - p.base - p.file[0]
-    size = min(rate * d, 0.25 * p.limit, 0.5 * room)
+    size = min(rate * d, 0.25 * p.limit, room / 3)
     if r.random() < 0.3:
         tau = d / 3  # LRU fill: misses fall as it fills; mostly done after d
         p.addv([size * warm(ts(i) - t1, tau) for i in range(N)])

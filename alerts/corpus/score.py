@@ -46,7 +46,8 @@ RULES = os.path.join(ALERTS_DIR, "memtide.rules.yml")
 ANCHORS = os.path.join(HERE, "anchors.rules.yml")
 
 LEAK_ALERTS = {
-    "memory": ["MemtideMemoryLeakSuspected", "MemtideMemoryExhaustionPredicted", "MemtideHeapLeakSuspected"],
+    "memory": ["MemtideMemoryLeakSuspected", "MemtideMemoryExhaustionPredicted", "MemtideHeapLeakSuspected",
+               "MemtideMemberLeakSuspected"],
     "session": ["MemtideSessionLeakSuspected", "MemtideStaleSessions"],
     "socket": ["MemtideCloseWaitAccumulating", "MemtideFdLeakSuspected"],
 }
