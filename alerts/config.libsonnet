@@ -85,7 +85,8 @@
     exhaustionFastHorizon: 10800,
     exhaustionNewHighWindow: 7200,
     exhaustionNewHighMargin: 0.01,
-    exhaustionFastMinAge: 3600,
+    // The group must have existed this long (a new group's warm-up is not a leak).
+    exhaustionFastMinHistory: 10800,
 
     // --- sessions ------------------------------------------------------------
     // Opening rate window for Little's law.

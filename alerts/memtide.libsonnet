@@ -188,7 +188,7 @@
   // With a day of history the floor must also stand above yesterday's by half
   // of the span's rise (a daily cycle does not; a leak of any age does).
   // Without one, the span is `coldSpan`, longer than the rise of a daily cycle.
-  local ownLevelLeak(F, ratioPerHour, span, coldSpan, gate='') =
+  local ownLevelLeak(F, ratioPerHour, span, coldSpan, minAge, gate='') =
     local G = F + '_growth';
     local thr(sp) = '(%g * %s offset %s)' % [ratioPerHour * seg / 3600, F, dur(sp)];
     |||
@@ -220,7 +220,7 @@
       steady: steady(G, span - seg, thr(span)),
       steadyCold: steady(G, coldSpan - seg, thr(coldSpan)),
       oldCold: oldEnough(coldSpan + c.floorWindow),
-      old: oldEnough(span + c.floorWindow),
+      old: oldEnough(minAge),
       gate: gate,
     },
 
@@ -306,6 +306,7 @@
             record: 'memtide:group_memory_leak:growth_per_hour',
             expr: |||
               (
+              (
                 # (a) a day of history: the floor's rise above the same hours
                 # yesterday keeps growing (a leak younger than a day)
                 min_over_time(%(DG)s[%(r)s]) / %(segh)g
@@ -333,6 +334,7 @@
               %(cold)s
                 and %(onG)s
               %(oldCold)s
+              )
               )
               unless %(onG)s
               (
@@ -380,6 +382,7 @@
               c.memberMinGrowthRatioPerHour,
               c.leakSpan,
               c.leakColdSpan,
+              c.leakSpan + c.floorWindow,
               '\nand %s\n(memtide_group_processes{%s} > 1)' % [onG, sel],
             ),
           },
@@ -414,8 +417,9 @@
                 and %(onG)s
                 (%(Fs)s > %(onG)s max_over_time(%(Fs)s[%(nh)s] offset %(fsp)s) + %(onG)s %(margin)g * %(limit)s)
                 and %(onG)s
-                # not a warm-up: the process is past its first hours
-              %(oldFast)s
+                # not a new group's warm-up: the group existed hours ago (a
+                # restarted process re-warms to its old level, not above it)
+                present_over_time(%(limit)s[%(fw)ds] offset %(hist)s)
               ) < %(fastHorizon)d
               or
               (
@@ -443,7 +447,7 @@
               fsp: dur(c.exhaustionFastSpan),
               margin: c.exhaustionNewHighMargin,
               fastHorizon: secs(c.exhaustionFastHorizon),
-              oldFast: oldEnough(c.exhaustionFastMinAge),
+              hist: dur(c.exhaustionFastMinHistory),
             },
           },
           {
@@ -456,6 +460,7 @@
               c.heapMinGrowthRatioPerHour,
               c.heapSpan,
               c.heapColdSpan,
+              c.heapSpan,
             ),
           },
           {

@@ -59,6 +59,10 @@ RULE_SETS = [
     ("Azure ARO predict_linear([6h], 4h) > limit", ["AnchorAROPredictLinear4h"]),
 ]
 TARGET_DELAY = {"memory": 6 * 3600, "session": 2 * 3600}
+# The smoke run (make alerts-test): one held-out seed of a few patterns, one
+# per detector and two quiet shapes that look like leaks for hours.
+SMOKE_PATTERNS = ["fast-leak", "slow-leak", "one-worker-of-n", "heap-leak-in-rss-noise",
+                  "bounded-cache", "daily-cycle-young", "session-leak-flat-load"]
 
 
 def parse_duration(s):
@@ -391,7 +395,9 @@ def byid_expect(cs, cid):
     return False
 
 
-def check_targets(results, nfire):
+def check_targets(results, nfire, caught_only=False):
+    """The targets memtide misses; with caught_only, only misses and false
+    alarms (a smoke run has too few cases for medians)."""
     s = results["memtide"]
     problems = []
     for k, n in nfire.items():
@@ -400,11 +406,13 @@ def check_targets(results, nfire):
             problems.append("%s: caught %d of %d (%s missed)" % (k, got, n, ", ".join(c.id for c in s["missed"].get(k, []))))
     for k, v in s["late"].items():
         problems.append("%s alerted only after the limit: %s" % (k, ", ".join(c.id for c in v)))
-    for k, v in s["halfway"].items():
-        problems.append("%s caught after half-way to the limit: %s" % (k, ", ".join(c.id for c in v)))
     fa = [c.id for v in s["false"].values() for c, _ in v]
     if fa:
         problems.append("false alarms: " + ", ".join(sorted(set(fa))))
+    if caught_only:
+        return problems
+    for k, v in s["halfway"].items():
+        problems.append("%s caught after half-way to the limit: %s" % (k, ", ".join(c.id for c in v)))
     for k, lim in TARGET_DELAY.items():
         d = [x[0] for x in s["delays"].get(k, [])]
         if d and statistics.median(d) > lim:
@@ -418,7 +426,9 @@ def main():
                     help="the seed set (corpus.SEED_SETS): tune on 'tuning', report 'held-out'")
     ap.add_argument("--seeds", type=int, help="seeds of the set to use (default: all of them)")
     ap.add_argument("--base-seed", type=int, help="override the set's base seed")
-    ap.add_argument("--only", help="comma-separated patterns to score (a smoke run)")
+    ap.add_argument("--only", help="comma-separated patterns to score")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few held-out cases (one seed of SMOKE_PATTERNS); --check then fails only on a miss or a false alarm")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--onset-range", type=float, nargs=2, metavar=("FROM_H", "TO_H"),
                     help="hours since the corpus start between which memory leaks begin (default %g %g)" % corpus.ONSET_RANGE)
@@ -429,6 +439,8 @@ def main():
     a = ap.parse_args()
     if a.onset_range:
         corpus.ONSET_RANGE = tuple(a.onset_range)
+    if a.smoke:
+        a.set, a.seeds, a.only = "held-out", 1, ",".join(SMOKE_PATTERNS)
     seeds = a.seeds or corpus.SEED_SETS[a.set]["seeds"]
     base_seed = a.base_seed if a.base_seed is not None else corpus.SEED_SETS[a.set]["base_seed"]
     only = a.only.split(",") if a.only else None
@@ -450,7 +462,7 @@ def main():
                 "-" if c.limit_projected is None else "%.1fh" % (c.limit_projected / 3600),
                 "; ".join("%s@%.1fh x%d" % (n, t / 3600, e) for t, n, e in hits)))
     print(table)
-    problems = check_targets(results, nfire)
+    problems = check_targets(results, nfire, caught_only=a.smoke)
     if a.write_doc:
         doc = open(a.write_doc).read()
         begin, endm = "<!-- scoreboard:%s:begin -->" % a.set, "<!-- scoreboard:%s:end -->" % a.set
