@@ -82,7 +82,7 @@
     exhaustionFastWindow: 600,
     exhaustionFastSpan: 2400,
     exhaustionFastMinRatioPerHour: 0.03,
-    exhaustionFastHorizon: 10800,
+    exhaustionFastHorizon: 14400,
     exhaustionNewHighWindow: 7200,
     exhaustionNewHighMargin: 0.01,
     // The group must have existed this long (a new group's warm-up is not a leak).
