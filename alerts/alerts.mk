@@ -3,7 +3,7 @@
 #   make alerts-generate   regenerate the rule files from alerts/*.libsonnet
 #   make alerts-test       generated files up to date, promtool check + test,
 #                          amtool check-config, rules load into a real
-#                          Prometheus, held-out scoreboard smoke (7 cases;
+#                          Prometheus, held-out scoreboard smoke (5 cases;
 #                          ALERTS_SMOKE=0 skips)
 #   make alerts-score      both scoreboards (tuning and held-out seeds), written
 #                          into docs/leak-detection.md

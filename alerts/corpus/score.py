@@ -59,10 +59,11 @@ RULE_SETS = [
     ("Azure ARO predict_linear([6h], 4h) > limit", ["AnchorAROPredictLinear4h"]),
 ]
 TARGET_DELAY = {"memory": 6 * 3600, "session": 2 * 3600}
-# The smoke run (make alerts-test): one held-out seed of a few patterns, one
-# per detector and two quiet shapes that look like leaks for hours.
-SMOKE_PATTERNS = ["fast-leak", "slow-leak", "one-worker-of-n", "heap-leak-in-rss-noise",
-                  "bounded-cache", "daily-cycle-young", "session-leak-flat-load"]
+# The smoke run (make alerts-test): one held-out seed of a few patterns (the
+# fast path, the member rule, sessions) and two quiet shapes that look like
+# leaks for hours. Kept small: its cost is per case.
+SMOKE_PATTERNS = ["fast-leak", "one-worker-of-n", "bounded-cache", "daily-cycle-young",
+                  "session-leak-flat-load"]
 
 
 def parse_duration(s):
@@ -480,6 +481,8 @@ def main():
         print("score: TARGETS NOT MET:\n  " + "\n  ".join(problems))
         if a.check:
             sys.exit(1)
+    elif a.smoke:
+        print("score: smoke passed (every leak caught before its limit, no false alarm)")
     else:
         print("score: targets met (every leak caught before half-way to its limit, no false alarm, median delays within target)")
 
