@@ -20,29 +20,49 @@
     ruleInterval: 60,
 
     // --- memory growth -----------------------------------------------------
-    // Floor: the minimum over a window longer than a GC or cache-flush cycle.
-    floorWindow: 1800,
-    // Growth is judged over `trendSegments` consecutive segments of
-    // `trendSegment` seconds each (3 x 2h = 6h): every segment must grow.
+    // Floor: the minimum over a window at least as long as a GC or arena
+    // cycle (sawtooths of up to an hour are removed entirely).
+    floorWindow: 3600,
+    // Growth is measured over sliding windows of `trendSegment` seconds.
     trendSegment: 7200,
-    trendSegments: 3,
-    // Each segment must grow by at least this fraction of the memory limit per
-    // hour. `Seasonal` applies when yesterday's history exists (the growth is
-    // measured against the same hours yesterday); `NoHistory` is the stricter
-    // bound used before a group has a day of history.
-    leakMinGrowthRatioPerHourSeasonal: 0.005,
-    leakMinGrowthRatioPerHourNoHistory: 0.020,
-    // With history, today's floor must also be above yesterday's by this many
-    // segments' worth of minimum growth.
-    leakMinAboveYesterdaySegments: 3,
-    // Balance: every segment must grow at least this fraction of any other
-    // (a step grows one segment, a filling cache decelerates, a leak does not).
+    // Every window of the last `leakSpan` seconds must grow (with a day of
+    // history): longer than a cache takes to fill (up to 6 h), so a cache
+    // stops inside it.
+    leakSpan: 32400,
+    // Without a day of history: every window of the last `leakColdSpan`
+    // seconds, longer than the rising half of a daily cycle (12 h).
+    leakColdSpan: 57600,
+    // ... in windows of this many seconds: a staircase with steps up to 4 h
+    // apart grows in every one.
+    leakColdWindow: 14400,
+    // Each window must grow by at least this share of the memory limit per
+    // hour (0.25%: a leak of 0.5%/h passes with room for noise).
+    leakMinGrowthRatioPerHour: 0.0025,
+    // Balance: every window must grow at least this fraction of the largest.
     leakSegmentBalance: 0.3,
-    // A group younger than the whole trend window is still warming up.
-    leakMinAge: 21600,
+    // A leak older than a day: today's floor above yesterday's by this share
+    // of the limit all through the span (0.5%/h for a day is 12%).
+    leakMinAboveYesterdayRatio: 0.04,
     // Allocator present and its live bytes grew less than this fraction of the
     // anonymous memory growth: retention, not a leak.
     retentionHeapShare: 0.25,
+    // The old rules' 6 h trend window and age gate, still used by the
+    // allocator-retention and descriptor rules.
+    trendSegments: 3,
+    leakMinGrowthRatioPerHourSeasonal: 0.005,
+    leakMinGrowthRatioPerHourNoHistory: 0.020,
+    leakMinAboveYesterdaySegments: 3,
+    leakMinAge: 21600,
+
+    // Live heap bytes (libmemtide): each window grows by this share of the
+    // heap's own level per hour, over `heapSpan` (`heapColdSpan` without a
+    // day of history).
+    heapMinGrowthRatioPerHour: 0.005,
+    heapSpan: 21600,
+    heapColdSpan: 21600,
+    // The largest member of a group of several: this share of its own level
+    // per hour, over the leak spans.
+    memberMinGrowthRatioPerHour: 0.005,
 
     // An OOM restart loop: at least this many restarts of the group's oldest
     // process within the window, having reached this fraction of the limit.
@@ -50,11 +70,23 @@
     oomLoopMinRestarts: 2,
     oomLoopLimitRatio: 0.9,
 
-    // Exhaustion: while the floor grows as steadily as for a leak, the time
-    // until the last hour's resident peak reaches the limit at the slowest
-    // segment's rate is below this.
+    // Exhaustion: the time until the last hour's resident peak reaches the
+    // limit is below `exhaustionHorizon` at the rate of a suspected leak, or
+    // below `exhaustionFastHorizon` on the short trend: the floor over
+    // `exhaustionFastWindow` rose by at least exhaustionFastMinRatioPerHour
+    // in every such window of the last `exhaustionFastSpan`, to more than
+    // `exhaustionNewHighMargin` of the limit above its highest in the
+    // `exhaustionNewHighWindow` before.
     exhaustionHorizon: 14400,
     exhaustionHeadroomWindow: 3600,
+    exhaustionFastWindow: 600,
+    exhaustionFastSpan: 2400,
+    exhaustionFastMinRatioPerHour: 0.03,
+    exhaustionFastHorizon: 14400,
+    exhaustionNewHighWindow: 7200,
+    exhaustionNewHighMargin: 0.01,
+    // The group must have existed this long (a new group's warm-up is not a leak).
+    exhaustionFastMinHistory: 10800,
 
     // --- sessions ------------------------------------------------------------
     // Opening rate window for Little's law.
@@ -93,7 +125,8 @@
     // --- alert timing: pending (for) and keep_firing_for ---------------------
     timing: {
       MemtideMemoryLeakSuspected: { 'for': 900, keep: 7200 },
-      MemtideMemoryExhaustionPredicted: { 'for': 900, keep: 3600 },
+      MemtideMemoryExhaustionPredicted: { 'for': 180, keep: 3600 },
+      MemtideMemberLeakSuspected: { 'for': 900, keep: 7200 },
       MemtideHeapLeakSuspected: { 'for': 900, keep: 7200 },
       MemtideAllocatorRetention: { 'for': 3600, keep: 7200 },
       MemtideSessionLeakSuspected: { 'for': 1800, keep: 3600 },

@@ -160,6 +160,80 @@
     expr: '%s - %s offset %s' % [F, F, dur(seg)],
   },
 
+  // Samples a recorded series has over `range` when at most a tenth is missing.
+  local samples(span) = std.floor(0.9 * secs(span) / (c.ruleInterval / c.timeScale)),
+
+  // Steady growth of a recorded growth series G (growth over one window,
+  // sampled every evaluation): every window that ended in the last `range`
+  // grew by at least `thr` (a vector over the group labels), and by at least
+  // `bal` times the largest of them; the range is covered. Growth that goes
+  // on: not a step (one window), a warm-up or a filling cache (the newest
+  // windows far smaller than the oldest).
+  local steady(G, span, thr, bal=c.leakSegmentBalance, match=onG) =
+    |||
+      (
+        min_over_time(%(G)s[%(r)s]) >= %(match)s %(thr)s
+        and %(match)s
+        min_over_time(%(G)s[%(r)s]) >= %(bal)g * max_over_time(%(G)s[%(r)s])
+        and %(match)s
+        count_over_time(%(G)s[%(r)s]) >= %(n)d
+      )
+    ||| % { G: G, r: dur(span), match: match, thr: thr, bal: bal, n: samples(span) },
+
+  // A share of the limit per hour, as growth per window of `window` seconds.
+  local ofLimit(ratioPerHour, window=seg) = '(%g * %s)' % [ratioPerHour * window / 3600, limit],
+
+  // Growth judged against a series' own level (live heap bytes, the largest
+  // member): floor F, its per-window growth F_growth, spans in seconds.
+  // With a day of history the floor must also stand above yesterday's by half
+  // of the span's rise (a daily cycle does not; a leak of any age does).
+  // Without one, the span is `coldSpan`, longer than the rise of a daily cycle.
+  local ownLevelLeak(F, ratioPerHour, span, coldSpan, minAge, gate='') =
+    local G = F + '_growth';
+    local thr(sp) = '(%g * %s offset %s)' % [ratioPerHour * seg / 3600, F, dur(sp)];
+    |||
+      min_over_time(%(G)s[%(r)s]) / %(segh)g
+      and %(onG)s
+      (
+        (
+      %(steady)s
+          and %(onG)s
+          (%(F)s - %(F)s offset %(day)s >= 0.5 * (%(F)s - %(F)s offset %(span)s))
+        )
+        or
+        (
+      %(steadyCold)s
+          and %(onG)s
+          %(oldCold)s
+        )
+      )
+      and %(onG)s
+      %(old)s%(gate)s
+    ||| % {
+      G: G,
+      F: F,
+      r: dur(span - seg),
+      segh: secs(seg) / 3600,
+      onG: onG,
+      day: dur(day),
+      span: dur(span),
+      steady: steady(G, span - seg, thr(span)),
+      steadyCold: steady(G, coldSpan - seg, thr(coldSpan)),
+      oldCold: oldEnough(coldSpan + c.floorWindow),
+      old: oldEnough(minAge),
+      gate: gate,
+    },
+
+  local F = 'memtide:group_anonymous_bytes:floor',
+  local FG = F + '_growth',
+  local D = 'memtide:group_anonymous_bytes:floor_vs_yesterday',
+  local DG = D + '_growth',
+  local Fs = 'memtide:group_anonymous_bytes:floor_short',
+  local FsG = Fs + '_growth',
+  local FGL = F + '_growth_long',
+  local leakRange = c.leakSpan - seg,
+  local coldRange = c.leakColdSpan - c.leakColdWindow,
+
   prometheusRules+:: {
     groups+: [
       {
@@ -173,6 +247,12 @@
           floorRule('memtide_group_resident_bytes', 'memtide:group_resident_bytes:floor'),
           floorRule('memtide_malloc_live_bytes', 'memtide:group_malloc_live_bytes:floor'),
           floorRule('memtide_group_open_fds', 'memtide:group_open_fds:floor'),
+          floorRule('memtide_group_max_process_resident_bytes', 'memtide:group_max_process_resident_bytes:floor'),
+          {
+            // A short floor, for the fast trend of MemtideMemoryExhaustionPredicted.
+            record: Fs,
+            expr: 'min_over_time(memtide_group_anonymous_bytes{%s}[%s])' % [sel, dur(c.exhaustionFastWindow)],
+          },
           {
             record: 'memtide:group_resident_bytes:limit_ratio',
             expr: 'memtide_group_resident_bytes{%s}\n/ %s\n%s' % [sel, onG, limit],
@@ -198,34 +278,113 @@
           growthRule('memtide:group_resident_bytes:floor'),
           growthRule('memtide:group_malloc_live_bytes:floor'),
           growthRule('memtide:group_open_fds:floor'),
+          growthRule('memtide:group_max_process_resident_bytes:floor'),
+          {
+            record: FGL,
+            expr: '%s - %s offset %s' % [F, F, dur(c.leakColdWindow)],
+          },
+          {
+            record: FsG,
+            expr: '%s - %s offset %s' % [Fs, Fs, dur(c.exhaustionFastWindow)],
+          },
+          {
+            // The seasonal difference of the floor: today's level minus the
+            // level at the same time yesterday. A daily cycle cancels; a leak
+            // of any age stands above yesterday.
+            record: D,
+            expr: '%s - %s offset %s' % [F, F, dur(day)],
+          },
+          {
+            record: DG,
+            expr: '%s - %s offset %s' % [D, D, dur(seg)],
+          },
 
           {
             // Present while the anonymous-memory floor grows steadily; the
-            // value is the growth per hour over the trend window.
+            // value is the growth per hour of the slowest window. Three ways
+            // to know it is not a daily cycle, a cache or a warm-up:
             record: 'memtide:group_memory_leak:growth_per_hour',
             expr: |||
-              %(perHour)s
-              and %(onG)s
               (
-              %(growth)s
+              (
+                # (a) a day of history: the floor's rise above the same hours
+                # yesterday keeps growing (a leak younger than a day)
+                min_over_time(%(DG)s[%(r)s]) / %(segh)g
+                and %(onG)s
+              %(seasonal)s
               )
-              and %(onG)s
-              %(old)s
+              or
+              (
+                # (b) a day of history, the leak older than a day: the floor
+                # rises and stands well above yesterday's, in the same process
+                min_over_time(%(FG)s[%(r)s]) / %(segh)g
+                and %(onG)s
+              %(raw)s
+                and %(onG)s
+                (min_over_time(%(D)s[%(r)s]) >= %(onG)s %(above)g * %(limit)s)
+                and %(onG)s
+              %(oldDay)s
+              )
+              or
+              (
+                # (c) any history (a cold start): the floor rose in every window
+                # for longer than the rising half of a daily cycle
+                min_over_time(%(FGL)s[%(rc)s]) / %(segLh)g
+                and %(onG)s
+              %(cold)s
+                and %(onG)s
+              %(oldCold)s
+              )
+              )
               unless %(onG)s
               (
                 # allocator present and its live bytes flat: retention, not a leak
                 (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(win)s)
                 < %(onG)s
-                %(share)g * (memtide:group_anonymous_bytes:floor - memtide:group_anonymous_bytes:floor offset %(win)s)
+                %(share)g * (%(F)s - %(F)s offset %(win)s)
+              )
+              unless %(onG)s
+              (
+                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(rcw)s)
+                < %(onG)s
+                %(share)g * (%(F)s - %(F)s offset %(rcw)s)
               )
             ||| % {
-              perHour: perHour('memtide:group_anonymous_bytes:floor'),
+              DG: DG,
+              FG: FG,
+              D: D,
+              F: F,
+              limit: limit,
+              r: dur(leakRange),
+              rc: dur(coldRange),
+              segh: secs(seg) / 3600,
               onG: onG,
-              growth: sustainedGrowth('memtide:group_anonymous_bytes:floor', 'memtide:group_anonymous_bytes:floor_growth', memThr),
-              old: oldEnough(c.leakMinAge),
-              win: dur(trendWindow),
+              seasonal: steady(DG, leakRange, ofLimit(c.leakMinGrowthRatioPerHour)),
+              raw: steady(FG, leakRange, ofLimit(c.leakMinGrowthRatioPerHour)),
+              cold: steady(FGL, coldRange, ofLimit(c.leakMinGrowthRatioPerHour, c.leakColdWindow)),
+              FGL: FGL,
+              segLh: secs(c.leakColdWindow) / 3600,
+              rcw: dur(c.leakColdSpan),
+              above: c.leakMinAboveYesterdayRatio,
+              oldDay: oldEnough(day + c.leakSpan + c.floorWindow),
+              oldCold: oldEnough(c.leakColdSpan + c.floorWindow),
+              win: dur(c.leakSpan),
               share: c.retentionHeapShare,
             },
+          },
+          {
+            // One member of a group of several leaks: the largest member's
+            // floor grows against its own level (a share of the group's limit
+            // would hide one of 32 workers). The value is its growth per hour.
+            record: 'memtide:group_member_leak:growth_per_hour',
+            expr: ownLevelLeak(
+              'memtide:group_max_process_resident_bytes:floor',
+              c.memberMinGrowthRatioPerHour,
+              c.leakSpan,
+              c.leakColdSpan,
+              c.leakSpan + c.floorWindow,
+              '\nand %s\n(memtide_group_processes{%s} > 1)' % [onG, sel],
+            ),
           },
           {
             // An OOM restart loop: the group's oldest process keeps being
@@ -238,12 +397,31 @@
             ||| % { sel: sel, win: dur(c.oomLoopWindow), n: c.oomLoopMinRestarts, onG: onG, ratio: c.oomLoopLimitRatio },
           },
           {
-            // Seconds until the resident peak reaches the limit at the slowest
-            // segment's floor growth; only while the floor grows as steadily
-            // as MemtideMemoryLeakSuspected requires (allocator retention
-            // included: it exhausts memory all the same).
+            // Seconds until the last hour's resident peak reaches the limit:
+            // on the short trend (the short floor rose in every window of the
+            // 30 minutes, balanced, to a level above anything of the hours
+            // before, so not a sawtooth) while that is under the fast horizon;
+            // else at the rate of a suspected leak or member leak.
             record: 'memtide:group_memory_exhaustion:eta_seconds',
             expr: |||
+              (
+                (
+                  %(limit)s
+                  - %(onG)s
+                  max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
+                )
+                / %(onG)s
+                (min_over_time(%(FsG)s[%(fr)s]) / %(fw)d)
+                and %(onG)s
+              %(fastSteady)s
+                and %(onG)s
+                (%(Fs)s > %(onG)s max_over_time(%(Fs)s[%(nh)s] offset %(fsp)s) + %(onG)s %(margin)g * %(limit)s)
+                and %(onG)s
+                # not a new group's warm-up: the group existed hours ago (a
+                # restarted process re-warms to its old level, not above it)
+                present_over_time(%(limit)s[%(fw)ds] offset %(hist)s)
+              ) < %(fastHorizon)d
+              or
               (
                 %(limit)s
                 - %(onG)s
@@ -251,40 +429,39 @@
               )
               / %(onG)s
               (
-                %(slope)s
-              )
-              and %(onG)s
-              (
-              %(growth)s
-              )
-              and %(onG)s
-              %(old)s
+                (memtide:group_memory_leak:growth_per_hour > 0)
+                or
+                (memtide:group_member_leak:growth_per_hour > 0)
+              ) * 3600
             ||| % {
               limit: limit,
               sel: sel,
               onG: onG,
               head: dur(c.exhaustionHeadroomWindow),
-              slope: '(%s / %d) > 0' % [minOf(['memtide:group_anonymous_bytes:floor_growth' + off(o) for o in offsets]), secs(seg)],
-              growth: sustainedGrowth('memtide:group_anonymous_bytes:floor', 'memtide:group_anonymous_bytes:floor_growth', memThr),
-              old: oldEnough(c.leakMinAge),
+              FsG: FsG,
+              Fs: Fs,
+              fr: dur(c.exhaustionFastSpan - c.exhaustionFastWindow),
+              fw: secs(c.exhaustionFastWindow),
+              fastSteady: steady(FsG, c.exhaustionFastSpan - c.exhaustionFastWindow, ofLimit(c.exhaustionFastMinRatioPerHour, c.exhaustionFastWindow)),
+              nh: dur(c.exhaustionNewHighWindow),
+              fsp: dur(c.exhaustionFastSpan),
+              margin: c.exhaustionNewHighMargin,
+              fastHorizon: secs(c.exhaustionFastHorizon),
+              hist: dur(c.exhaustionFastMinHistory),
             },
           },
           {
+            // Live heap bytes that keep rising against their own level: live
+            // allocations have no sawtooth to filter and no reason to grow
+            // for hours, whatever share of the limit they are.
             record: 'memtide:group_heap_leak:growth_per_hour',
-            expr: |||
-              %(perHour)s
-              and %(onG)s
-              (
-              %(growth)s
-              )
-              and %(onG)s
-              %(old)s
-            ||| % {
-              perHour: perHour('memtide:group_malloc_live_bytes:floor'),
-              onG: onG,
-              growth: sustainedGrowth('memtide:group_malloc_live_bytes:floor', 'memtide:group_malloc_live_bytes:floor_growth', memThr),
-              old: oldEnough(c.leakMinAge),
-            },
+            expr: ownLevelLeak(
+              'memtide:group_malloc_live_bytes:floor',
+              c.heapMinGrowthRatioPerHour,
+              c.heapSpan,
+              c.heapColdSpan,
+              c.heapSpan,
+            ),
           },
           {
             // Resident floor grows steadily while the allocator's live bytes
@@ -422,7 +599,7 @@
           },
           {
             record: 'job_group:memtide_memory_leak_instances:count',
-            expr: 'count by (job, group) (memtide:group_memory_leak:growth_per_hour or memtide:group_heap_leak:growth_per_hour or memtide:group_oom_loop:restarts)',
+            expr: 'count by (job, group) (memtide:group_memory_leak:growth_per_hour or memtide:group_heap_leak:growth_per_hour or memtide:group_member_leak:growth_per_hour or memtide:group_oom_loop:restarts)',
           },
           {
             record: 'job_group:memtide_memory_leak_instances:ratio',
@@ -468,12 +645,15 @@
             'memtide:group_memory_leak:growth_per_hour',
             'warning',
             'Memory of {{ $labels.group }} on {{ $labels.instance }} has been rising steadily for hours.',
-            gsel + 'The anonymous-memory floor (minimum over %s) of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, by {{ $value | humanize1024 }}B per hour. It is now %s of a %s limit; at this rate the limit is reached in %s.' % [
+            gsel + 'The anonymous-memory floor (minimum over %s) of group {{ $labels.group }} on {{ $labels.instance }} has grown steadily, by at least {{ $value | humanize1024 }}B per hour: in every %s window of the last %s, or in every %s window of the last %s. It is now %s of a %s limit%s; at this rate the limit is reached in %s.' % [
               dur(c.floorWindow),
               dur(seg),
-              dur(trendWindow),
+              dur(c.leakSpan),
+              dur(c.leakColdWindow),
+              dur(c.leakColdSpan),
               floorNow,
               limitNow,
+              '{{ with printf `memtide:group_anonymous_bytes:floor_vs_yesterday{%s}` $gsel | query }}, {{ . | first | value | humanize1024 }}B above the same time yesterday{{ end }}',
               q('(memtide_group_memory_limit_bytes{%s} - memtide:group_anonymous_bytes:floor{%s}) / memtide:group_memory_leak:growth_per_hour{%s} * 3600', 'humanizeDuration'),
             ],
             'memtidememoryleaksuspected',
@@ -495,24 +675,37 @@
             'memtide:group_memory_exhaustion:eta_seconds < %d' % secs(c.exhaustionHorizon),
             'critical',
             '{{ $labels.group }} on {{ $labels.instance }} will reach its memory limit in {{ $value | humanizeDuration }}.',
-            gsel + 'At the sustained growth of its memory floor (%s per hour over the last %s; it grew in every %s segment of the last %s), group {{ $labels.group }} on {{ $labels.instance }} reaches its %s memory limit in {{ $value | humanizeDuration }}. Resident memory now: %s.' % [
-              q('memtide:group_anonymous_bytes:floor_growth{%s} / ' + std.toString(secs(seg) / 3600), 'humanize1024'),
-              dur(seg),
-              dur(seg),
-              dur(trendWindow),
+            gsel + 'At the current growth of its memory floor (%s per hour over the last %s), group {{ $labels.group }} on {{ $labels.instance }} reaches its %s memory limit in {{ $value | humanizeDuration }}. Resident memory now: %s.' % [
+              q('memtide:group_anonymous_bytes:floor_short_growth{%s} / ' + std.toString(secs(c.exhaustionFastWindow) / 3600), 'humanize1024'),
+              dur(c.exhaustionFastWindow),
               limitNow,
               q('memtide_group_resident_bytes{%s}', 'humanize1024'),
             ],
             'memtidememoryexhaustionpredicted',
           ),
           alert(
+            'MemtideMemberLeakSuspected',
+            'memtide:group_member_leak:growth_per_hour',
+            'warning',
+            'The largest process of {{ $labels.group }} on {{ $labels.instance }} keeps growing.',
+            gsel + 'The floor of the largest member of group {{ $labels.group }} on {{ $labels.instance }} (%s processes) grew in every %s window of the last %s, by at least {{ $value | humanize1024 }}B per hour, against its own level of %s: one process leaks while the others do not. The group as a whole uses %s of its %s limit.' % [
+              q('memtide_group_processes{%s}', 'humanize'),
+              dur(seg),
+              dur(c.leakSpan),
+              q('memtide:group_max_process_resident_bytes:floor{%s}', 'humanize1024'),
+              q('memtide_group_resident_bytes{%s}', 'humanize1024'),
+              limitNow,
+            ],
+            'memtidememberleaksuspected',
+          ),
+          alert(
             'MemtideHeapLeakSuspected',
             'memtide:group_heap_leak:growth_per_hour',
             'warning',
             'Live heap of {{ $labels.group }} on {{ $labels.instance }} keeps rising.',
-            gsel + 'Bytes in live allocations (libmemtide) of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, by {{ $value | humanize1024 }}B per hour; now %s live in %s objects. Memory that is allocated and never freed: a leak in the application.' % [
+            gsel + 'Bytes in live allocations (libmemtide) of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s window of the last %s, by at least {{ $value | humanize1024 }}B per hour; now %s live in %s objects. Memory that is allocated and never freed: a leak in the application.' % [
               dur(seg),
-              dur(trendWindow),
+              dur(c.heapSpan),
               q('memtide:group_malloc_live_bytes:floor{%s}', 'humanize1024'),
               q('memtide_malloc_live_objects{%s}', 'humanize'),
             ],

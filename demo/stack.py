@@ -37,9 +37,10 @@ APP_LISTENING = re.compile(r"listening port=(\d+)")
 @dataclasses.dataclass
 class Options:
     """What the stack runs. The defaults are the demo's, tuned by running it:
-    with them, MemtideMemoryLeakSuspected and MemtideHeapLeakSuspected arrive
-    6.5 minutes after the apps start, MemtideSessionLeakSuspected 20 seconds
-    later (the rules need 6 minutes of growth, then their `for`)."""
+    with them, MemtideHeapLeakSuspected arrives about 6.5 minutes after the
+    apps start and MemtideSessionLeakSuspected about the same time (the rules
+    need 6 minutes of growth, then their `for`); MemtideMemoryLeakSuspected,
+    for a group without a day of history, after about 16 minutes."""
     build: str = os.path.join(ROOT, "build")
     # Users arriving per second (loadgen --rate), and the share who leave
     # without logging out: only their sessions expire, so only they can be
@@ -50,8 +51,8 @@ class Options:
     walk_away: float = 0.5
     # The bug: the share of expired sessions the sweeper forgets, each keeping
     # session_bytes. 10 users/s x 0.5 x 0.5 x 64 KiB = 160 KiB/s, 19 MiB per
-    # 2-minute segment: twice the 4%-of-the-limit bound of the memory rules
-    # before a day of history (10 MiB of 256 MiB).
+    # 2-minute window: far above the heap rule's bound (0.5% of the heap's own
+    # level per "hour") and the memory rules' (0.25% of the limit).
     leak_fraction: float = 0.5
     session_bytes: int = 65536
     # 30 s: production's 30-minute TTL, time-scaled like the rules.

@@ -22,6 +22,7 @@ STEP = 60
 HOURS = 48
 N = HOURS * 60 + 1
 GIB = 1 << 30
+MIB = 1 << 20
 MIN = 60
 HOUR = 3600
 DAY = 86400
@@ -38,6 +39,14 @@ class Case:
         self.note = note
         self.series = []  # (name, extra labels dict, [value or None] * N)
         self.expect_info = False  # MemtideAllocatorRetention expected
+        self.limit_at = None  # when resident memory reaches the limit, if inside the trace
+        self.limit_projected = None  # the same, projected past the trace's end
+        self.first_seen = 0  # the first sample of the group
+
+    def seen_onset(self):
+        """The onset as the history can see it: a leak that began before the
+        group's first sample is seen from that sample."""
+        return None if self.onset is None else max(self.onset, self.first_seen)
 
     def add(self, name, values, **labels):
         self.series.append((name, labels, values))
@@ -73,13 +82,14 @@ class Proc:
 
     def __init__(self, r, limit=None, base_ratio=None, start=None):
         self.r = r
-        self.limit = limit or r.choice([1, 2, 4, 8]) * GIB
+        self.limit = limit or draw_limit(r)
         self.base = (base_ratio if base_ratio is not None else r.uniform(0.2, 0.45)) * self.limit
         self.anon = [self.base] * N
         self.file = [r.uniform(0.02, 0.06) * self.limit] * N
         self.start = [start if start is not None else -r.uniform(2, 30) * DAY] * N
         self.procs = [1] * N
         self.fds = None
+        self.maxmember = None  # the largest member's anonymous bytes; None: the group is one process
         self.present = [True] * N  # the group exists
         self.scrape_ok = [True] * N  # the scrape succeeded
 
@@ -98,6 +108,12 @@ class Proc:
 
         case.add("memtide_group_anonymous_bytes", m([round(v) for v in anon]), group="app")
         case.add("memtide_group_resident_bytes", m([round(v) for v in res]), group="app")
+        if self.maxmember is None:
+            mx = res
+        else:
+            n = self.procs[0]
+            mx = [v + f / n + r.gauss(0, 0.0005 * self.limit / n) for v, f in zip(self.maxmember, self.file)]
+        case.add("memtide_group_max_process_resident_bytes", m([round(max(0.0, v)) for v in mx]), group="app")
         case.add("memtide_group_memory_limit_bytes", m([self.limit] * N), group="app")
         case.add("memtide_group_oldest_start_time_seconds", m([T0 + s for s in self.start]), group="app")
         case.add("memtide_group_processes", m(self.procs), group="app")
@@ -107,12 +123,39 @@ class Proc:
             case.add("memtide_malloc_live_bytes", m([round(max(0.0, h)) for h in heap]), group="app")
         case.add("up", [1 if ok else 0 for ok in self.scrape_ok])
         case.add("memtide_scrape_collector_success", m([1] * N), collector="process")
+        # When resident memory (without measurement noise) first reaches the
+        # limit, in seconds since T0; None if it does not within the trace.
+        case.limit_at = None
+        for i in range(N):
+            if self.present[i] and self.anon[i] + self.file[i] >= 0.99 * self.limit:
+                case.limit_at = ts(i)
+                break
+        # Otherwise where the last two hours' growth would take it.
+        case.limit_projected = case.limit_at
+        if case.limit_at is None:
+            k = N - 1
+            slope = (self.anon[k] - self.anon[k - 120]) / (120 * STEP)
+            if slope > 0:
+                case.limit_projected = ts(k) + (0.99 * self.limit - self.anon[k] - self.file[k]) / slope
+        case.first_seen = next((ts(i) for i in range(N) if self.present[i]), 0)
 
 
-def gc(r, proc, lo=0.01, hi=0.08):
+def loguniform(r, lo, hi):
+    return math.exp(r.uniform(math.log(lo), math.log(hi)))
+
+
+def draw_limit(r):
+    """A memory limit between 256 MiB and 64 GiB, log-uniform, whole MiB."""
+    return round(loguniform(r, LIMIT_RANGE[0], LIMIT_RANGE[1]) / MIB) * MIB
+
+
+def gc(r, proc, lo=0.01, hi=0.08, pmin=1, pmax=10):
+    """A GC or arena sawtooth of amplitude lo-hi of the limit and a period of
+    pmin-pmax minutes (log-uniform)."""
     amp = r.uniform(lo, hi) * proc.limit
-    period = r.uniform(2, 20) * MIN
+    period = loguniform(r, pmin, pmax) * MIN
     proc.addv(sawtooth(r, amp, period))
+    return amp
 
 
 def leak_with_oom(proc, rate, onset):
@@ -141,13 +184,14 @@ def leak_with_oom(proc, rate, onset):
 # --- memory patterns that must not fire -------------------------------------
 
 def p_sawtooth(r):
-    p = Proc(r)
-    gc(r, p, 0.03, 0.15)
+    amp = r.uniform(0.05, 0.30)
+    p = Proc(r, base_ratio=r.uniform(0.15, 0.75 - amp))
+    p.addv(sawtooth(r, amp * p.limit, loguniform(r, 1, 60) * MIN))
     return p, None, None
 
 
 def p_warmup_plateau(r):
-    s = r.uniform(6, 30) * HOUR
+    s = r.uniform(0, 40) * HOUR
     p = Proc(r, start=s)
     tau = r.uniform(0.3, 2.0) * HOUR
     p.anon = [p.base * warm(ts(i) - s, tau) for i in range(N)]
@@ -158,7 +202,7 @@ def p_warmup_plateau(r):
 
 def p_step(r):
     p = Proc(r)
-    t1 = r.uniform(8, 40) * HOUR
+    t1 = r.uniform(2, 46) * HOUR
     size = r.uniform(0.05, 0.2) * p.limit
     ramp = r.uniform(1, 15) * MIN
     p.addv([size * min(1.0, max(0.0, (ts(i) - t1) / ramp)) for i in range(N)])
@@ -166,18 +210,26 @@ def p_step(r):
     return p, None, None
 
 
+def daily_amp(r):
+    return r.uniform(*DAILY_AMP)
+
+
 def p_daily_old(r):
-    p = Proc(r)
-    p.addv(daily(r, r.uniform(0.02, 0.06) * p.limit))
+    a = daily_amp(r)
+    p = Proc(r, base_ratio=r.uniform(a + 0.05, max(a + 0.06, 0.72 - a)))
+    p.addv(daily(r, a * p.limit))
     gc(r, p)
     return p, None, None
 
 
 def p_daily_young(r):
-    s = r.uniform(4, 20) * HOUR
-    p = Proc(r, start=s)
+    """A daily cycle on a process with no day of history: it starts in the
+    trace's first 20 hours."""
+    a = daily_amp(r)
+    s = r.uniform(0, 20) * HOUR
+    p = Proc(r, start=s, base_ratio=r.uniform(a + 0.05, max(a + 0.06, 0.72 - a)))
     tau = r.uniform(0.3, 1.5) * HOUR
-    d = daily(r, r.uniform(0.02, 0.06) * p.limit)
+    d = daily(r, a * p.limit)
     p.anon = [(p.base + d[i]) * warm(ts(i) - s, tau) for i in range(N)]
     p.present = [ts(i) >= s for i in range(N)]
     gc(r, p)
@@ -186,13 +238,16 @@ def p_daily_young(r):
 
 def workers(r, p, n, recycle=None, leaker=None, leak_rate=0.0, onset=0.0):
     """A group of n workers; each warms to its share; optionally recycled
-    (gunicorn max_requests style) every `recycle` seconds, staggered."""
+    (gunicorn max_requests style) every `recycle` seconds, staggered. Records
+    the largest member's anonymous bytes."""
     share = p.base / n
     anon = [0.0] * N
     start = [0.0] * N
+    biggest = [0.0] * N
     taus = [r.uniform(0.2, 0.8) * HOUR for _ in range(n)]
     offs = [(k / n) * (recycle or 1) + r.uniform(0, 600) for k in range(n)]
     born = [-r.uniform(2, 10) * DAY for _ in range(n)]
+    sizes = [r.uniform(0.7, 1.3) for _ in range(n)]
     for i in range(N):
         t = ts(i)
         oldest = None
@@ -202,29 +257,34 @@ def workers(r, p, n, recycle=None, leaker=None, leak_rate=0.0, onset=0.0):
             else:
                 b = born[k]
             age = t - b
-            v = share * warm(age, taus[k])
+            v = share * sizes[k] * warm(age, taus[k])
             if k == leaker and t >= onset:
                 v += leak_rate * (t - onset)
             anon[i] += v
+            biggest[i] = max(biggest[i], v)
             oldest = b if oldest is None else min(oldest, b)
         start[i] = oldest
     p.anon = anon
     p.start = start
     p.procs = [n] * N
+    p.maxmember = biggest
     for k in range(n):
         amp = r.uniform(0.005, 0.02) * p.limit
-        p.addv(sawtooth(r, amp, r.uniform(2, 15) * MIN))
+        saw = sawtooth(r, amp, loguniform(r, 1, 15) * MIN)
+        p.addv(saw)
+        if k == 0:
+            p.maxmember = [b + s / n for b, s in zip(p.maxmember, saw)]
 
 
 def p_worker_recycling(r):
     p = Proc(r)
-    workers(r, p, 8, recycle=r.uniform(1.5, 6) * HOUR)
+    workers(r, p, r.randint(2, 32), recycle=r.uniform(1.5, 6) * HOUR)
     return p, None, None
 
 
 def p_restart_rewarm(r):
     p = Proc(r)
-    tr = r.uniform(8, 40) * HOUR
+    tr = r.uniform(2, 44) * HOUR
     tau = r.uniform(0.3, 2.0) * HOUR
     p.anon = [p.base * (1 - 0.9 * (1 - warm(ts(i) - tr, tau))) if ts(i) >= tr else p.base for i in range(N)]
     p.start = [tr if ts(i) >= tr else p.start[i] for i in range(N)]
@@ -269,9 +329,9 @@ def p_allocator_retention(r):
     hours, until it reaches the allocator's high-water mark."""
     p = Proc(r)
     heap_base = p.base * r.uniform(0.5, 0.8)
-    heap = [heap_base + v for v in sawtooth(r, r.uniform(0.03, 0.1) * p.limit, r.uniform(3, 20) * MIN)]
+    heap = [heap_base + v for v in sawtooth(r, r.uniform(0.03, 0.1) * p.limit, loguniform(r, 1, 20) * MIN)]
     heap = [h + e for h, e in zip(heap, noise(r, 0.002 * p.limit))]
-    t1 = r.uniform(6, 24) * HOUR
+    t1 = r.uniform(2, 40) * HOUR
     rate = r.uniform(0.015, 0.04) * p.limit / HOUR
     total = r.uniform(0.1, 0.25) * p.limit
     p.addv([min(total, rate * max(0.0, ts(i) - t1)) for i in range(N)])
@@ -280,14 +340,21 @@ def p_allocator_retention(r):
 
 
 def p_bounded_cache(r):
+    """A cache that fills for 1-6 h and stops. It fills at 1-8% of the limit
+    per hour, to at most 25% of the limit and at most a third of the
+    headroom it starts with: a cache that takes half of it looks exactly like
+    a leak until that leak is half-way to the limit, when it must have been
+    caught."""
     p = Proc(r)
-    t1 = r.uniform(8, 36) * HOUR
-    size = r.uniform(0.1, 0.3) * p.limit
-    if r.random() < 0.5:
-        tau = r.uniform(0.6, 1.5) * HOUR  # LRU fill: misses fall as it fills
+    t1 = r.uniform(0, 40) * HOUR
+    d = r.uniform(*CACHE_FILL_HOURS) * HOUR
+    rate = r.uniform(*CACHE_FILL_RATE) * p.limit / HOUR
+    room = p.limit - p.base - p.file[0]
+    size = min(rate * d, 0.25 * p.limit, room / 3)
+    if r.random() < 0.3:
+        tau = d / 3  # LRU fill: misses fall as it fills; mostly done after d
         p.addv([size * warm(ts(i) - t1, tau) for i in range(N)])
     else:
-        d = r.uniform(1.5, 3.0) * HOUR  # fills at a steady rate up to its cap
         p.addv([size * min(1.0, max(0.0, (ts(i) - t1) / d)) for i in range(N)])
     gc(r, p)
     return p, None, None
@@ -295,30 +362,70 @@ def p_bounded_cache(r):
 
 # --- memory patterns that must fire -----------------------------------------
 
-# Leak onsets, in hours since the start of the corpus. 14-34 h by default: every
-# leak has history before it and at least 14 hours after it, and about half
-# begin before a day of history exists. score.py --onset-range changes it.
-ONSET_RANGE = (14.0, 34.0)
+# Leak onsets, in hours since the start of the corpus: anywhere from a day
+# before the first sample (the leak is already running when the history
+# begins) to 12 hours before its end. score.py --onset-range changes it.
+ONSET_RANGE = (-24.0, 36.0)
+# Leak rates as a share of the limit per hour.
+RATE_RANGE = (0.005, 0.25)
+LIMIT_RANGE = (256 * 1024 * 1024, 64 * GIB)
+DAILY_AMP = (0.02, 0.25)
+CACHE_FILL_HOURS = (1.0, 6.0)
+CACHE_FILL_RATE = (0.01, 0.08)
 
 
 def onset_time(r):
     return r.uniform(*ONSET_RANGE) * HOUR
 
 
+def leak_onset(r, p, rate, top=0.6, extra=0.0):
+    """An onset; one before the first sample is moved later if the leak would
+    otherwise start the history above `top` of the limit (`extra`: the
+    amplitude of a cycle or sawtooth on top of the base, a share of the limit)."""
+    t0 = onset_time(r)
+    if t0 < 0:
+        lvl = (p.base + p.file[0]) / p.limit + extra
+        t0 = max(t0, -max(0.0, top - lvl) * p.limit / rate)
+    return t0
+
+
+def leak_rate(r, lo=None, hi=None):
+    return loguniform(r, lo or RATE_RANGE[0], hi or RATE_RANGE[1])
+
+
 def p_linear_leak(r):
     p = Proc(r)
     gc(r, p)
-    t0 = onset_time(r)
-    rate = math.exp(r.uniform(math.log(0.015), math.log(0.25))) * p.limit / HOUR
+    rate = leak_rate(r) * p.limit / HOUR
+    t0 = leak_onset(r, p, rate)
+    leak_with_oom(p, rate, t0)
+    return p, None, t0
+
+
+def p_slow_leak(r):
+    p = Proc(r)
+    gc(r, p)
+    rate = leak_rate(r, 0.005, 0.02) * p.limit / HOUR
+    t0 = leak_onset(r, p, rate)
+    leak_with_oom(p, rate, t0)
+    return p, None, t0
+
+
+def p_fast_leak(r):
+    p = Proc(r, base_ratio=r.uniform(0.2, 0.4))
+    gc(r, p)
+    rate = leak_rate(r, 0.08, 0.25) * p.limit / HOUR
+    t0 = r.uniform(2, 40) * HOUR
     leak_with_oom(p, rate, t0)
     return p, None, t0
 
 
 def p_leak_under_gc(r):
-    p = Proc(r)
-    gc(r, p, 0.1, 0.2)
-    t0 = onset_time(r)
-    rate = r.uniform(0.015, 0.05) * p.limit / HOUR
+    amp = r.uniform(0.05, 0.30)
+    p = Proc(r, base_ratio=r.uniform(0.15, max(0.16, 0.6 - amp)))
+    p.addv(sawtooth(r, amp * p.limit, loguniform(r, 1, 60) * MIN))
+    rate = leak_rate(r, 0.005, 0.05) * p.limit / HOUR
+    t0 = leak_onset(r, p, rate, extra=amp)
     leak_with_oom(p, rate, t0)
     return p, None, t0
 
@@ -326,20 +433,21 @@ def p_leak_under_gc(r):
 def p_staircase(r):
     p = Proc(r)
     gc(r, p)
-    t0 = onset_time(r)
-    period = r.uniform(40, 110) * MIN
-    rate = r.uniform(0.015, 0.06) * p.limit / HOUR
+    period = r.uniform(1, 4) * HOUR
+    rate = leak_rate(r, 0.005, 0.06) * p.limit / HOUR
+    t0 = leak_onset(r, p, rate)
     stepsz = rate * period
-    p.addv([stepsz * (1 + math.floor((ts(i) - t0) / period)) if ts(i) >= t0 else 0.0 for i in range(N)])
+    p.addv([min(p.limit * 0.99 - p.base - p.file[0], stepsz * (1 + math.floor((ts(i) - t0) / period))) if ts(i) >= t0 else 0.0 for i in range(N)])
     return p, None, t0
 
 
 def p_leak_on_daily(r):
-    p = Proc(r)
-    p.addv(daily(r, r.uniform(0.02, 0.06) * p.limit))
+    a = daily_amp(r)
+    p = Proc(r, base_ratio=r.uniform(a + 0.05, max(a + 0.06, 0.6 - a)))
+    p.addv(daily(r, a * p.limit))
     gc(r, p)
-    t0 = onset_time(r)
-    rate = r.uniform(0.015, 0.05) * p.limit / HOUR
+    rate = leak_rate(r, 0.005, 0.05) * p.limit / HOUR
+    t0 = leak_onset(r, p, rate, extra=2 * a)
     leak_with_oom(p, rate, t0)
     return p, None, t0
 
@@ -347,7 +455,7 @@ def p_leak_on_daily(r):
 def p_oom_loop(r):
     p = Proc(r)
     gc(r, p)
-    t0 = onset_time(r)
+    t0 = r.uniform(2, 40) * HOUR
     rate = r.uniform(0.15, 0.4) * p.limit / HOUR
     # The bad release deploys at t0: a restart, then the leak.
     p.start = [t0 if ts(i) >= t0 else p.start[i] for i in range(N)]
@@ -355,41 +463,59 @@ def p_oom_loop(r):
     return p, None, t0
 
 
-def p_heap_leak_in_noise(r):
+def p_heap_leak_in_rss_noise(r):
+    """Live heap bytes rise; resident memory hides it: in half the cases the
+    allocator reuses free memory it kept and anonymous memory stays flat, in
+    the others it wanders (arenas grow and shrink) under a big sawtooth."""
     p = Proc(r)
-    gc(r, p, 0.1, 0.2)
-    # RSS noise: arenas grow and shrink, a cache breathes.
-    walk, v = [], 0.0
-    for _ in range(N):
-        v = 0.995 * v + r.gauss(0, 0.01 * p.limit)
-        walk.append(v)
-    p.addv(walk)
-    t0 = onset_time(r)
-    rate = r.uniform(0.015, 0.05) * p.limit / HOUR
+    heap_base = p.base * r.uniform(0.3, 0.8)
+    rate = leak_rate(r, 0.005, 0.05) * p.limit / HOUR
+    t0 = leak_onset(r, p, rate)
     grow = [rate * max(0.0, ts(i) - t0) for i in range(N)]
-    p.addv(grow)
-    heap_base = p.base * r.uniform(0.4, 0.7)
-    heap = [heap_base + g + s for g, s in zip(grow, sawtooth(r, r.uniform(0.02, 0.08) * p.limit, r.uniform(2, 15) * MIN))]
+    if r.random() < 0.5:
+        gc(r, p, 0.05, 0.2)
+        walk, v = [], 0.0
+        for _ in range(N):
+            v = 0.995 * v + r.gauss(0, 0.01 * p.limit)
+            walk.append(v)
+        p.addv(walk)
+        p.addv(grow)
+    else:
+        gc(r, p)
+    heap = [heap_base + g + s for g, s in zip(grow, sawtooth(r, r.uniform(0.02, 0.08) * p.limit, loguniform(r, 1, 15) * MIN))]
+    heap = [h + e for h, e in zip(heap, noise(r, 0.001 * p.limit))]
     return p, heap, t0
 
 
-def p_one_worker_of_eight(r):
+def p_one_worker_of_n(r):
     p = Proc(r)
-    t0 = onset_time(r)
-    rate = r.uniform(0.015, 0.05) * p.limit / HOUR
-    workers(r, p, 8, leaker=r.randrange(8), leak_rate=rate, onset=t0)
+    rate = leak_rate(r, 0.005, 0.05) * p.limit / HOUR
+    t0 = leak_onset(r, p, rate)
+    workers(r, p, r.randint(2, 32), leaker=0, leak_rate=rate, onset=t0)
     return p, None, t0
 
 
 def p_leak_from_start(r):
-    s = r.uniform(6, 30) * HOUR
+    s = r.uniform(0, 30) * HOUR
     p = Proc(r, start=s)
     tau = r.uniform(0.3, 1.5) * HOUR
-    rate = r.uniform(0.02, 0.06) * p.limit / HOUR
+    rate = leak_rate(r, 0.005, 0.06) * p.limit / HOUR
     p.anon = [p.base * warm(ts(i) - s, tau) + rate * max(0.0, ts(i) - s) for i in range(N)]
     p.present = [ts(i) >= s for i in range(N)]
     gc(r, p)
     return p, None, s
+
+
+def p_leak_after_restart(r):
+    """A restart (a deploy) at 2-36 h; the new process leaks from its start."""
+    p = Proc(r)
+    tr = r.uniform(2, 36) * HOUR
+    tau = r.uniform(0.3, 1.5) * HOUR
+    rate = leak_rate(r, 0.005, 0.06) * p.limit / HOUR
+    p.anon = [p.base * (1 - 0.9 * (1 - warm(ts(i) - tr, tau))) + rate * (ts(i) - tr) if ts(i) >= tr else p.base for i in range(N)]
+    p.start = [tr if ts(i) >= tr else p.start[i] for i in range(N)]
+    gc(r, p)
+    return p, None, tr
 
 
 MEMORY_PATTERNS = [
@@ -407,13 +533,16 @@ MEMORY_PATTERNS = [
     ("allocator-retention", p_allocator_retention, False, "memory"),
     ("bounded-cache", p_bounded_cache, False, "memory"),
     ("linear-leak", p_linear_leak, True, "memory"),
+    ("slow-leak", p_slow_leak, True, "memory"),
+    ("fast-leak", p_fast_leak, True, "memory"),
     ("leak-under-gc", p_leak_under_gc, True, "memory"),
     ("staircase-leak", p_staircase, True, "memory"),
     ("leak-on-daily-cycle", p_leak_on_daily, True, "memory"),
     ("oom-restart-loop", p_oom_loop, True, "memory"),
-    ("heap-leak-in-rss-noise", p_heap_leak_in_noise, True, "memory"),
-    ("one-worker-of-eight", p_one_worker_of_eight, True, "memory"),
+    ("heap-leak-in-rss-noise", p_heap_leak_in_rss_noise, True, "memory"),
+    ("one-worker-of-n", p_one_worker_of_n, True, "memory"),
     ("leak-from-start", p_leak_from_start, True, "memory"),
+    ("leak-after-restart", p_leak_after_restart, True, "memory"),
 ]
 
 
@@ -425,7 +554,8 @@ def sessions(r, case, daily_amp, leak_frac, t0):
     Publishes live, opened/closed totals, TTL and the age buckets."""
     ttl = r.choice([1800, 1800, 1440, 3600]) if leak_frac == 0 else 1800
     mean_active = r.uniform(*SESSION_ACTIVE_MINUTES) * MIN
-    lam0 = math.exp(r.uniform(math.log(0.05), math.log(5)))  # sessions per second
+    lo, hi = SESSION_RATE_LEAK if leak_frac > 0 else SESSION_RATE
+    lam0 = math.exp(r.uniform(math.log(lo), math.log(hi)))  # sessions per second
     peak = r.uniform(10, 20) * HOUR
     warmup = 6 * 60  # minutes simulated before the corpus starts
     total = N + warmup
@@ -490,6 +620,12 @@ def sessions(r, case, daily_amp, leak_frac, t0):
 
 # Mean activity time of a session before it idles into its TTL, in minutes.
 SESSION_ACTIVE_MINUTES = (3.0, 12.0)
+# Sessions opened per second (log-uniform): quiet pools, leaking pools.
+SESSION_RATE = (0.05, 30.0)
+SESSION_RATE_LEAK = (1.0, 30.0)
+# The share of sessions a leaking pool never closes.
+SESSION_LEAK_SHARE = (0.005, 0.05)
+SESSION_ONSET_HOURS = (0.0, 40.0)
 
 
 def poisson(r, mu):
@@ -512,10 +648,10 @@ SESSION_PATTERNS = [
 
 
 def session_case(r, cid, name, amp, must):
-    t0 = onset_time(r) if must else None
+    t0 = r.uniform(*SESSION_ONSET_HOURS) * HOUR if must else None
     c = Case(cid, name, "session", must, t0)
     a = r.uniform(0.3, 0.8) if amp is None else amp
-    frac = r.uniform(0.02, 0.06) if must else 0.0
+    frac = r.uniform(*SESSION_LEAK_SHARE) if must else 0.0
     sessions(r, c, a, frac, t0 or 0)
     p = Proc(r)
     gc(r, p)
@@ -527,7 +663,7 @@ def session_case(r, cid, name, amp, must):
 
 def socket_case(r, cid, name):
     must = name in ("close-wait-leak", "fd-leak")
-    t0 = onset_time(r) if must else None
+    t0 = r.uniform(4, 34) * HOUR if must else None
     c = Case(cid, name, "socket", must, t0)
     d = daily(r, r.uniform(0.2, 0.6))
     p = Proc(r)
@@ -549,6 +685,14 @@ def socket_case(r, cid, name):
 
 
 SOCKET_PATTERNS = ["sockets-daily-load", "close-wait-leak", "fd-leak"]
+
+
+# The two seed sets. Thresholds are tuned on TUNING only; HELD_OUT was fixed
+# here before any tuning and is scored only to report (score.py --set).
+SEED_SETS = {
+    "tuning": {"base_seed": 1, "seeds": 3},
+    "held-out": {"base_seed": 73421, "seeds": 3},
+}
 
 
 def cases(seeds=5, base_seed=1, only=None):
