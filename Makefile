@@ -46,11 +46,13 @@ else
 OPT := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 endif
 CFLAGS ?=
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(OPT) -Iexporter -Icollectors -Iagent \
+# -I. only: an include names its layer ("collectors/collector.h"), so the
+# reader knows which side of the house a header belongs to.
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(OPT) -I. \
 	-DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"$(REVISION)"'
 # The one C++ file, a shim over RE2: same warnings and sanitizers, no exceptions out.
 CXXFLAGS ?=
-CXXFLAGS += -std=c++17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow $(OPT) -Iexporter
+CXXFLAGS += -std=c++17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow $(OPT) -I.
 LDFLAGS ?=
 LDFLAGS += -pthread $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
 , := ,
@@ -63,12 +65,14 @@ EXPORTER := $(BUILD)/memtide_exporter
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
--include alerts/alerts.mk
--include demo/demo.mk
--include agent/agent.mk
--include examples/leaky-webapp/webapp.mk
--include tests/soak/soak.mk
--include tests/compat/compat.mk
+# Required, in this order: a rule's prerequisites are expanded as it is read,
+# and webapp.mk's name agent.mk's library.
+include alerts/alerts.mk
+include demo/demo.mk
+include agent/agent.mk
+include examples/leaky-webapp/webapp.mk
+include tests/soak/soak.mk
+include tests/compat/compat.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
 	fuzz e2e-start e2e-wait bench install clean
@@ -142,13 +146,13 @@ FUZZ_CXX_OBJS := $(EXPORTER_CXX_SRCS:%.cc=build-fuzz/%.o)
 
 build-fuzz/%.o: %.cc | deps-test
 	@mkdir -p $(dir $@)
-	clang++ -std=c++17 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iexporter \
+	clang++ -std=c++17 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link -I. \
 		$(PKG_CFLAGS) -c -o $@ $<
 
 build-fuzz/%: tests/fuzz/%.c $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) | deps-test
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer -Iexporter \
-		-Icollectors -Iagent -DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer -I. \
+		-DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ $< $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) \
 		$(PKG_LIBS) -lm
 

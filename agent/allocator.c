@@ -11,7 +11,7 @@
  *
  *   - glibc after us, and us in front: count (ALLOC_GLIBC);
  *   - anything else: forward every call, unchanged, to the symbol that would
- *     have been bound without us, count nothing, and let agent.c publish a
+ *     have been bound without us, count nothing, and let agent_main.c publish a
  *     segment that says "off" with the reason (ALLOC_FOREIGN).
  *
  * Blocks allocated while the answer is being found (dlsym may allocate) come

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
-#include "segment_read.h"
+#include "exporter/expo.h"
+#include "agent/segment_read.h"
 
 static void clear(struct agent_off *off)
 {

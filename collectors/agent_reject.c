@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "log.h"
-#include "scrape_errors.h"
+#include "exporter/log.h"
+#include "exporter/scrape_errors.h"
 
 #define LINES_PER_WINDOW 10
 #define WINDOW_SECONDS 60

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
-#include "segment_read.h"
-#include "sessions.h"
+#include "exporter/expo.h"
+#include "agent/segment_read.h"
+#include "session_families.h"
 
 struct agent_group {
 	char name[CONFIG_GROUP_NAME_MAX];

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "segment.h"
+#include "exporter/config.h"
+#include "agent/segment.h"
 
 struct expo;
 struct memtide_seg_snapshot;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cgroup_limit.h"
-#include "config.h"
+#include "exporter/config.h"
 #include "procfs.h"
 
 #define COMM_BYTES 64	    /* the kernel's TASK_COMM_LEN is 16 */

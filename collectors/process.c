@@ -23,12 +23,12 @@
 
 #include "cgroup_limit.h"
 #include "collector.h"
-#include "config.h"
-#include "expo.h"
+#include "exporter/config.h"
+#include "exporter/expo.h"
 #include "ident.h"
 #include "proc_cache.h"
 #include "procfs.h"
-#include "scrape_errors.h"
+#include "exporter/scrape_errors.h"
 
 #define NAME "process"
 #define LIMIT_MAX_AGE 60.0 /* seconds: a process moved to another cgroup is seen within it */

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "segment.h"
-#include "segment_read.h"
+#include "agent/segment.h"
+#include "agent/segment_read.h"
 
 /* The file must be the process's own: written by the user the process runs as. */
 int segment_trusted(const struct stat *st, uid_t owner)

@@ -13,11 +13,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "basic_auth.h"
+#include "exporter/basic_auth.h"
 #include "collector.h"
-#include "conn_guard.h"
-#include "config.h"
-#include "expo.h"
+#include "exporter/conn_guard.h"
+#include "exporter/config.h"
+#include "exporter/expo.h"
 #include "procfs.h"
 
 enum self_field { F_TIME, F_VSIZE, F_RSS, F_STARTED };

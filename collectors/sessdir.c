@@ -28,11 +28,11 @@
 #include <unistd.h>
 
 #include "collector.h"
-#include "config.h"
-#include "expo.h"
-#include "log.h"
-#include "scrape_errors.h"
-#include "sessions.h"
+#include "exporter/config.h"
+#include "exporter/expo.h"
+#include "exporter/log.h"
+#include "exporter/scrape_errors.h"
+#include "session_families.h"
 
 #define NAME "sessdir"
 /* About 18,000 entries of PHP's file names per getdents64 call. */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "collector.h"
-#include "expo.h"
+#include "exporter/expo.h"
 
 struct system_state {
 	pthread_mutex_t lock; /* libproc2 handles are not thread-safe */

@@ -29,11 +29,11 @@
 #include <unistd.h>
 
 #include "collector.h"
-#include "config.h"
-#include "expo.h"
-#include "log.h"
-#include "scrape_errors.h"
-#include "sessions.h"
+#include "exporter/config.h"
+#include "exporter/expo.h"
+#include "exporter/log.h"
+#include "exporter/scrape_errors.h"
+#include "session_families.h"
 
 #define NAME "tcp"
 #define BUF_BYTES (256u << 10) /* netlink replies (32 KiB each) and procfs reads */

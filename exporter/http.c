@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "basic_auth.h"
-#include "collector.h"
+#include "collectors/collector.h"
 #include "conn_guard.h"
 #include "config.h"
 #include "expo.h"

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "collectors/collector.h"
 #include "config.h"
 #include "expo.h"
 #include "http.h"

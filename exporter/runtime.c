@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "collectors/collector.h"
 #include "config.h"
 #include "log.h"
 

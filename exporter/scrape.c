@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "collector.h"
+#include "collectors/collector.h"
 #include "expo.h"
 #include "lanes.h"
 #include "log.h"

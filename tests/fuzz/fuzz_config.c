@@ -18,7 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "exporter/config.h"
 
 /* clang-format off */
 static const struct proc_ident idents[] = {

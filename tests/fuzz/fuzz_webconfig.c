@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "webconfig.h"
+#include "exporter/webconfig.h"
 
 #define PATH "/etc/memtide/web.yml"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "segment_read.h"
+#include "agent/segment_read.h"
 
 #define NOW 400000000u /* reader clock, seconds (12 years of uptime) */
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "segment_name.h"
+#include "collectors/segment_name.h"
 
 static void test_names_to_pids(void **state)
 {

@@ -32,14 +32,14 @@
 #include "agent_reject.h"
 #include "agent_stats.h"
 #include "collector.h"
-#include "config.h"
-#include "expo.h"
+#include "exporter/config.h"
+#include "exporter/expo.h"
 #include "ident.h"
-#include "log.h"
-#include "scrape_errors.h"
+#include "exporter/log.h"
+#include "exporter/scrape_errors.h"
 #include "segment_file.h"
 #include "segment_name.h"
-#include "segment_read.h"
+#include "agent/segment_read.h"
 
 #define NAME "agent"
 #define SELECT_BATCH 128
@@ -98,7 +98,7 @@ static void agent_release(void *state)
 	free(s);
 }
 
-static int agent_init(void **state, const struct config *cfg)
+static int agent_segments_init(void **state, const struct config *cfg)
 {
 	struct agent_state *s = calloc(1, sizeof(*s));
 	enum pids_item items[N_FIELDS] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID,
@@ -506,7 +506,7 @@ const struct collector agent_collector = {
 	.name = NAME,
 	.help = "allocator statistics and session pools from libmemtide segments",
 	.enabled_by_default = true,
-	.init = agent_init,
+	.init = agent_segments_init,
 	.collect = agent_collect,
 	.release = agent_release,
 };

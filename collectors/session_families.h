@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sessions: what the collectors that count sessions share (agent, sessdir,
+ * session_families: what the collectors that count sessions share (agent, sessdir,
  * tcp), so that the families they merge into carry one HELP text and one set
  * of age buckets.
  *
  * Each collector labels its samples itself (source, group, pool); the
  * by-age family adds older_than_seconds from sessions_age_buckets.
  */
-#ifndef MEMTIDE_SESSIONS_H
-#define MEMTIDE_SESSIONS_H
+#ifndef MEMTIDE_SESSION_FAMILIES_H
+#define MEMTIDE_SESSION_FAMILIES_H
 
 #include <stddef.h>
 
