@@ -5,6 +5,7 @@
 #   make test     install what the tests need, build, run every test
 #   make bench    run the benchmarks and write docs/benchmarks.md
 #   make soak     100,000 scrapes under process churn (minutes; see docs/reliability.md)
+#   make format   apply .clang-format to the C tree (make test checks it)
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS apiece
 #                 (BENCH_ONLY="process_bench agent_bench" reruns just those)
 #   make install  install under $(DESTDIR)$(PREFIX)
@@ -30,7 +31,7 @@ BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev
 	libgnutls28-dev libcrypt-dev g++ libre2-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
 	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox \
-	openssl
+	openssl clang-format
 BENCH_PACKAGES := prometheus-process-exporter
 
 PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2
@@ -75,7 +76,7 @@ include tests/soak/soak.mk
 include tests/compat/compat.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
-	fuzz e2e-start e2e-wait bench install clean
+	fuzz format format-check e2e-start e2e-wait bench install clean
 
 all: build
 
@@ -166,11 +167,26 @@ fuzz: $(FUZZ_BINS)
 			|| { cat build-fuzz/$$n.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units|^Done' build-fuzz/$$n.log | tr '\n' ' '; echo; done
 
+# The tree follows .clang-format; `make format` applies it, `make test` checks it.
+# clang-format 14: the version the tree was formatted with (another version
+# may place a few line breaks elsewhere).
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' '*.cc' 2>/dev/null)
+
+format: deps-test
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check: deps-test
+	@$(CLANG_FORMAT) --version | grep -q 'version 14\.' || \
+		{ echo "format-check: needs clang-format 14, found: $$($(CLANG_FORMAT) --version)"; exit 1; }
+	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS) && echo "format-check: clean"
+
 # The unit and integration tests again, against an ASan+UBSan build.
 sanitize: deps-test
 	$(MAKE) BUILD=build-asan SAN=1 unit integration
 
 test: deps-test
+	$(MAKE) format-check
 	$(MAKE) e2e-start
 	$(MAKE) unit integration INTEGRATION_ARGS="--ignore=$(E2E_TEST)"
 	$(MAKE) sanitize

@@ -206,8 +206,8 @@ struct memtide_seg_slot {
 	uint64_t bytes_allocated;
 	uint64_t bytes_freed;
 	uint32_t owner; /* tid of the thread that owns the slot, 0 = free. Informational */
-	uint16_t tick;	    /* writer-private: the owner's allocation tick (agent refresh);
-			       readers ignore it */
+	uint16_t tick;	/* writer-private: the owner's allocation tick (agent refresh);
+			   readers ignore it */
 	uint16_t reserved1;
 	uint64_t reserved[3];
 };

@@ -61,7 +61,8 @@ const char *memtide_segment_off_reason(uint32_t reason)
 	return reason < MEMTIDE_SEG_OFF_REASONS ? names[reason] : "other_allocator";
 }
 
-static int check_identity(const unsigned char *b, size_t len, uint32_t *version, uint32_t *flags_out)
+static int check_identity(const unsigned char *b, size_t len, uint32_t *version,
+			  uint32_t *flags_out)
 {
 	uint32_t hsize, flags;
 
@@ -339,8 +340,7 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	return read_pools(b, &l, (int64_t)now + out->clock_offset, out);
 }
 
-int memtide_segment_check_header(const void *hdr, size_t file_len,
-				 struct memtide_seg_extents *out)
+int memtide_segment_check_header(const void *hdr, size_t file_len, struct memtide_seg_extents *out)
 {
 	const unsigned char *b = hdr;
 	uint32_t version, flags;

@@ -105,9 +105,9 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 
 /* The parts of a segment a reader needs besides its header, from a checked header. */
 struct memtide_seg_extents {
-	uint64_t total;			/* total_size: <= the file's length */
-	uint64_t off[3], len[3];	/* overflow slot, used slots, used pools; inside total */
-	uint64_t used;			/* the header and the three ranges: what a copy costs */
+	uint64_t total;		 /* total_size: <= the file's length */
+	uint64_t off[3], len[3]; /* overflow slot, used slots, used pools; inside total */
+	uint64_t used;		 /* the header and the three ranges: what a copy costs */
 };
 
 /*
@@ -117,8 +117,7 @@ struct memtide_seg_extents {
  * hostile header cannot make a reader copy more than a well-formed one of the
  * largest shape. Returns 0 or a negative enum memtide_seg_error.
  */
-int memtide_segment_check_header(const void *hdr, size_t file_len,
-				 struct memtide_seg_extents *out);
+int memtide_segment_check_header(const void *hdr, size_t file_len, struct memtide_seg_extents *out);
 
 /* The label of an off_reason ("jemalloc", ...). */
 const char *memtide_segment_off_reason(uint32_t reason);

@@ -10,10 +10,9 @@
  * are looked up by the pids in /proc, so no number of junk files in the
  * directory can hide one; a bounded sweep of the directory removes those
  * whose writer is gone and junk no agent wrote. Work is bounded per scrape
- * (bytes copied, entries swept) and stops at the scrape's deadline. Statistics are summed by the same group as the process
- * collector, sessions by (group, pool); counters of processes that exited are
- * carried in `retired`, so a group's counters never go backwards while it
- * lives.
+ * (bytes copied, entries swept) and stops at the scrape's deadline. Statistics are summed by the
+ * same group as the process collector, sessions by (group, pool); counters of processes that exited
+ * are carried in `retired`, so a group's counters never go backwards while it lives.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -69,15 +68,15 @@ struct agent_state {
 	struct pids_info *info;
 	struct memtide_seg_snapshot snap; /* 13 KiB: reused, not on the stack */
 	struct agent_stats stats;
-	unsigned *live;        /* pids of the processes in /proc, sorted */
+	unsigned *live; /* pids of the processes in /proc, sorted */
 	size_t n_live, cap_live;
-	unsigned *want;        /* those that have a segment */
+	unsigned *want; /* those that have a segment */
 	size_t n_want;
-	DIR *sweep;            /* the agent directory, read on from scrape to scrape */
-	uint64_t budget;       /* bytes this scrape may still copy */
-	uint64_t bytes_read;   /* copied from segments, ever */
-	time_t cap_logged;     /* CLOCK_MONOTONIC seconds of the last cap log line */
-	struct agent_off off;  /* processes whose agent is off, by group and reason */
+	DIR *sweep;	      /* the agent directory, read on from scrape to scrape */
+	uint64_t budget;      /* bytes this scrape may still copy */
+	uint64_t bytes_read;  /* copied from segments, ever */
+	time_t cap_logged;    /* CLOCK_MONOTONIC seconds of the last cap log line */
+	struct agent_off off; /* processes whose agent is off, by group and reason */
 };
 
 static void agent_release(void *state)
@@ -101,8 +100,7 @@ static void agent_release(void *state)
 static int agent_segments_init(void **state, const struct config *cfg)
 {
 	struct agent_state *s = calloc(1, sizeof(*s));
-	enum pids_item items[N_FIELDS] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID,
-					  PIDS_ID_TGID};
+	enum pids_item items[N_FIELDS] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID, PIDS_ID_TGID};
 	int err;
 
 	if (!s)
@@ -345,8 +343,8 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 	if (st->head[F_TGID].result.s_int != st->head[F_PID].result.s_int)
 		return false;
 	for (int i = 0; i < n; i++) {
-		int err = copy_segment(s, dirfd, names[i], pid,
-				       (uid_t)st->head[F_EUID].result.u_int);
+		int err =
+		    copy_segment(s, dirfd, names[i], pid, (uid_t)st->head[F_EUID].result.u_int);
 
 		if (err == -ENOSPC)
 			return false; /* this scrape's budget is spent: the next one reads on */
@@ -375,7 +373,8 @@ static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 		unsigned pid = (unsigned)st->head[F_PID].result.s_int;
 
 		if (!read_segment(s, dirfd, st)) {
-			if (agent_stats_keep(&s->stats, pid, st->head[F_STARTED].result.ull_int) < 0)
+			if (agent_stats_keep(&s->stats, pid, st->head[F_STARTED].result.ull_int) <
+			    0)
 				scrape_errors_inc(NAME, "memory");
 			continue;
 		}
@@ -503,10 +502,10 @@ out_unlock:
 }
 
 const struct collector agent_collector = {
-	.name = NAME,
-	.help = "allocator statistics and session pools from libmemtide segments",
-	.enabled_by_default = true,
-	.init = agent_segments_init,
-	.collect = agent_collect,
-	.release = agent_release,
+    .name = NAME,
+    .help = "allocator statistics and session pools from libmemtide segments",
+    .enabled_by_default = true,
+    .init = agent_segments_init,
+    .collect = agent_collect,
+    .release = agent_release,
 };

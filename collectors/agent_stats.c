@@ -49,7 +49,8 @@ static int reserve(void **arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
-#define RESERVE(st, arr, n, cap) reserve((void **)&(st)->arr, &(st)->cap, (st)->n, sizeof(*(st)->arr))
+#define RESERVE(st, arr, n, cap)                                                                   \
+	reserve((void **)&(st)->arr, &(st)->cap, (st)->n, sizeof(*(st)->arr))
 
 void agent_stats_begin(struct agent_stats *st)
 {
@@ -141,8 +142,11 @@ static int remember(struct agent_stats *st, const char *group, unsigned pid, uin
 	if (RESERVE(st, procs, n_procs, cap_procs) < 0)
 		return -ENOMEM;
 	pr = &st->procs[st->n_procs];
-	*pr = (struct agent_proc){.pid = pid, .started = started, .allocs = snap->allocs,
-				  .frees = snap->frees, .bytes_allocated = snap->bytes_allocated,
+	*pr = (struct agent_proc){.pid = pid,
+				  .started = started,
+				  .allocs = snap->allocs,
+				  .frees = snap->frees,
+				  .bytes_allocated = snap->bytes_allocated,
 				  .first_pool = st->n_proc_pools};
 	snprintf(pr->group, sizeof(pr->group), "%s", group);
 	for (uint32_t i = 0; i < snap->pool_count; i++) {
@@ -227,7 +231,8 @@ static struct agent_retired *retired_for(struct agent_stats *st, const char *gro
 	struct agent_retired *r;
 
 	for (size_t i = 0; i < st->n_retired; i++)
-		if (strcmp(st->retired[i].group, group) == 0 && strcmp(st->retired[i].pool, pool) == 0)
+		if (strcmp(st->retired[i].group, group) == 0 &&
+		    strcmp(st->retired[i].pool, pool) == 0)
 			return &st->retired[i];
 	if (RESERVE(st, retired, n_retired, cap_retired) < 0)
 		return NULL;
@@ -315,29 +320,32 @@ struct group_metric {
 	bool heap;
 };
 
-#define AG(name, type, field, heap, help) {name, type, help, offsetof(struct agent_group, field), heap}
+#define AG(name, type, field, heap, help)                                                          \
+	{                                                                                          \
+		name, type, help, offsetof(struct agent_group, field), heap                        \
+	}
 
 static const struct group_metric group_metrics[] = {
-	AG("memtide_agent_processes", EXPO_GAUGE, processes, false,
-	   "Processes of the group with a live libmemtide segment."),
-	AG("memtide_malloc_live_bytes", EXPO_GAUGE, live_bytes, false,
-	   "Bytes in live allocations (usable size), from libmemtide."),
-	AG("memtide_malloc_live_objects", EXPO_GAUGE, live_objects, false,
-	   "Live allocations, from libmemtide."),
-	AG("memtide_malloc_allocs_total", EXPO_COUNTER, allocs, false,
-	   "Allocations, from libmemtide (processes that exited included while the group lives)."),
-	AG("memtide_malloc_frees_total", EXPO_COUNTER, frees, false,
-	   "Frees, from libmemtide (processes that exited included while the group lives)."),
-	AG("memtide_malloc_allocated_bytes_total", EXPO_COUNTER, allocated, false,
-	   "Bytes ever allocated (usable size), from libmemtide."),
-	AG("memtide_malloc_heap_system_bytes", EXPO_GAUGE, heap_system, true,
-	   "Memory the allocator holds from the OS (mallinfo2 arena + hblkhd): a snapshot the "
-	   "agent takes from the program's own allocations, at most every "
-	   "MEMTIDE_MALLINFO_INTERVAL seconds, never reported below the live bytes."),
-	AG("memtide_malloc_heap_free_bytes", EXPO_GAUGE, heap_free, true,
-	   "Free bytes kept inside the allocator (mallinfo2 fordblks)."),
-	AG("memtide_malloc_heap_releasable_bytes", EXPO_GAUGE, heap_releasable, true,
-	   "Releasable top of the heap (mallinfo2 keepcost)."),
+    AG("memtide_agent_processes", EXPO_GAUGE, processes, false,
+       "Processes of the group with a live libmemtide segment."),
+    AG("memtide_malloc_live_bytes", EXPO_GAUGE, live_bytes, false,
+       "Bytes in live allocations (usable size), from libmemtide."),
+    AG("memtide_malloc_live_objects", EXPO_GAUGE, live_objects, false,
+       "Live allocations, from libmemtide."),
+    AG("memtide_malloc_allocs_total", EXPO_COUNTER, allocs, false,
+       "Allocations, from libmemtide (processes that exited included while the group lives)."),
+    AG("memtide_malloc_frees_total", EXPO_COUNTER, frees, false,
+       "Frees, from libmemtide (processes that exited included while the group lives)."),
+    AG("memtide_malloc_allocated_bytes_total", EXPO_COUNTER, allocated, false,
+       "Bytes ever allocated (usable size), from libmemtide."),
+    AG("memtide_malloc_heap_system_bytes", EXPO_GAUGE, heap_system, true,
+       "Memory the allocator holds from the OS (mallinfo2 arena + hblkhd): a snapshot the "
+       "agent takes from the program's own allocations, at most every "
+       "MEMTIDE_MALLINFO_INTERVAL seconds, never reported below the live bytes."),
+    AG("memtide_malloc_heap_free_bytes", EXPO_GAUGE, heap_free, true,
+       "Free bytes kept inside the allocator (mallinfo2 fordblks)."),
+    AG("memtide_malloc_heap_releasable_bytes", EXPO_GAUGE, heap_releasable, true,
+       "Releasable top of the heap (mallinfo2 keepcost)."),
 };
 
 static int write_groups(const struct agent_stats *st, struct expo *out)
@@ -362,7 +370,8 @@ static int write_groups(const struct agent_stats *st, struct expo *out)
 
 /* One family of per-pool values; ticket-only families skip pools counted by set. */
 static int write_pool_family(const struct agent_stats *st, struct expo *out, const char *name,
-			     enum expo_type type, const char *help, size_t offset, bool tickets_only)
+			     enum expo_type type, const char *help, size_t offset,
+			     bool tickets_only)
 {
 	int err = expo_family(out, name, type, help);
 
@@ -371,8 +380,9 @@ static int write_pool_family(const struct agent_stats *st, struct expo *out, con
 
 		if (tickets_only && !p->tickets)
 			continue;
-		err = expo_sample(out, *(const double *)((const char *)p + offset), "source", "agent",
-				  "group", st->groups[p->group].name, "pool", p->name, NULL);
+		err =
+		    expo_sample(out, *(const double *)((const char *)p + offset), "source", "agent",
+				"group", st->groups[p->group].name, "pool", p->name, NULL);
 	}
 	return err;
 }
@@ -410,11 +420,11 @@ static int write_pools(const struct agent_stats *st, struct expo *out)
 		err = write_pool_family(st, out, SESSIONS_CLOSED, EXPO_COUNTER,
 					SESSIONS_CLOSED_HELP, PF(closed), true);
 	if (!err)
-		err = write_pool_family(st, out, SESSIONS_TTL, EXPO_GAUGE,
-					SESSIONS_TTL_HELP, PF(ttl), false);
+		err = write_pool_family(st, out, SESSIONS_TTL, EXPO_GAUGE, SESSIONS_TTL_HELP,
+					PF(ttl), false);
 	if (!err)
-		err = write_pool_family(st, out, SESSIONS_OLDEST, EXPO_GAUGE,
-					SESSIONS_OLDEST_HELP, PF(oldest), true);
+		err = write_pool_family(st, out, SESSIONS_OLDEST, EXPO_GAUGE, SESSIONS_OLDEST_HELP,
+					PF(oldest), true);
 	if (!err)
 		err = write_ages(st, out);
 	return err;

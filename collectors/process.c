@@ -39,8 +39,13 @@
  * are PIDS_noop, so the positions never move.
  */
 enum field {
-	F_PID, F_STARTED, F_THREADS,
-	F_VSIZE, F_RSS, F_ANON_OR_SHARED, F_SWAP,
+	F_PID,
+	F_STARTED,
+	F_THREADS,
+	F_VSIZE,
+	F_RSS,
+	F_ANON_OR_SHARED,
+	F_SWAP,
 	F_IDENT, /* IDENT_N fields: what matching and naming need */
 	N_FIELDS = F_IDENT + IDENT_N
 };
@@ -220,8 +225,8 @@ static void read_process(struct process_state *s, struct pids_stack *st, struct 
 	rec->virt = kib(st, F_VSIZE);
 	rec->resident = kib(st, F_RSS);
 	/* statm's "shared" is file and shmem pages: the rest of resident is anonymous. */
-	rec->anonymous = s->swap_mode ? kib(st, F_ANON_OR_SHARED)
-				      : rec->resident - kib(st, F_ANON_OR_SHARED);
+	rec->anonymous =
+	    s->swap_mode ? kib(st, F_ANON_OR_SHARED) : rec->resident - kib(st, F_ANON_OR_SHARED);
 	rec->swap = s->swap_mode ? kib(st, F_SWAP) : 0;
 	rec->threads = st->head[F_THREADS].result.s_int;
 	rec->start_time = s->boot_time + (double)st->head[F_STARTED].result.ull_int / s->hertz;
@@ -392,32 +397,35 @@ struct group_metric {
 	bool pss_only;
 };
 
-#define GM(stem, field, pss, help) {"memtide_group_" stem, help, offsetof(struct group_agg, field), pss}
+#define GM(stem, field, pss, help)                                                                 \
+	{                                                                                          \
+		"memtide_group_" stem, help, offsetof(struct group_agg, field), pss                \
+	}
 
 static const struct group_metric group_metrics[] = {
-	GM("processes", processes, false, "Processes in the group."),
-	GM("resident_bytes", resident, false, "Resident memory of the group (sum of VmRSS)."),
-	GM("anonymous_bytes", anonymous, false,
-	   "Anonymous resident memory of the group (sum of RssAnon): heap, stacks, anonymous "
-	   "mappings, where leaks live."),
-	GM("swap_bytes", swap, false, "Swapped-out memory of the group (sum of VmSwap)."),
-	GM("virtual_bytes", virt, false, "Virtual memory of the group (sum of VmSize)."),
-	GM("proportional_bytes", proportional, true,
-	   "Proportional set size of the group (sum of Pss from smaps_rollup); only for groups "
-	   "with pss: true, and each process's value may be up to pss_max_age old."),
-	GM("unique_bytes", unique, true,
-	   "Unique set size of the group (sum of Private_Clean + Private_Dirty); only for groups "
-	   "with pss: true, and each process's value may be up to pss_max_age old."),
-	GM("max_process_resident_bytes", max_process_resident, false,
-	   "The largest VmRSS of one member of the group."),
-	GM("oldest_start_time_seconds", oldest_start, false,
-	   "Unix time the oldest member of the group started."),
-	GM("memory_limit_bytes", memory_limit, false,
-	   "Memory the group can grow into: the smallest cgroup memory limit among its members, "
-	   "else MemTotal."),
-	GM("open_fds", open_fds, false,
-	   "Open file descriptors of the group (members whose fds may not be read count 0)."),
-	GM("threads", threads, false, "Threads of the group."),
+    GM("processes", processes, false, "Processes in the group."),
+    GM("resident_bytes", resident, false, "Resident memory of the group (sum of VmRSS)."),
+    GM("anonymous_bytes", anonymous, false,
+       "Anonymous resident memory of the group (sum of RssAnon): heap, stacks, anonymous "
+       "mappings, where leaks live."),
+    GM("swap_bytes", swap, false, "Swapped-out memory of the group (sum of VmSwap)."),
+    GM("virtual_bytes", virt, false, "Virtual memory of the group (sum of VmSize)."),
+    GM("proportional_bytes", proportional, true,
+       "Proportional set size of the group (sum of Pss from smaps_rollup); only for groups "
+       "with pss: true, and each process's value may be up to pss_max_age old."),
+    GM("unique_bytes", unique, true,
+       "Unique set size of the group (sum of Private_Clean + Private_Dirty); only for groups "
+       "with pss: true, and each process's value may be up to pss_max_age old."),
+    GM("max_process_resident_bytes", max_process_resident, false,
+       "The largest VmRSS of one member of the group."),
+    GM("oldest_start_time_seconds", oldest_start, false,
+       "Unix time the oldest member of the group started."),
+    GM("memory_limit_bytes", memory_limit, false,
+       "Memory the group can grow into: the smallest cgroup memory limit among its members, "
+       "else MemTotal."),
+    GM("open_fds", open_fds, false,
+       "Open file descriptors of the group (members whose fds may not be read count 0)."),
+    GM("threads", threads, false, "Threads of the group."),
 };
 
 static int emit(struct expo *out, const struct group_agg *groups, size_t n)
@@ -468,10 +476,10 @@ out_unlock:
 }
 
 const struct collector process_collector = {
-	.name = NAME,
-	.help = "memory, fds and threads of process groups (libproc2)",
-	.enabled_by_default = true,
-	.init = process_init,
-	.collect = process_collect,
-	.release = process_release,
+    .name = NAME,
+    .help = "memory, fds and threads of process groups (libproc2)",
+    .enabled_by_default = true,
+    .init = process_init,
+    .collect = process_collect,
+    .release = process_release,
 };

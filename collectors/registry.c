@@ -12,12 +12,8 @@ extern const struct collector self_collector;
 extern const struct collector agent_collector;
 
 const struct collector *const collectors[] = {
-	&process_collector,
-	&system_collector,
-	&sessdir_collector,
-	&tcp_collector,
-	&self_collector,
-	&agent_collector,
+    &process_collector, &system_collector, &sessdir_collector,
+    &tcp_collector,	&self_collector,   &agent_collector,
 };
 
 const size_t collectors_count = sizeof(collectors) / sizeof(collectors[0]);

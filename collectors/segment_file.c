@@ -51,7 +51,7 @@ static int open_checked(int dirfd, const char *name, uid_t owner, struct stat *s
 
 	if (fd < 0) {
 		err = -errno;
-		*reason = err == -ELOOP ? "segment_symlink"
+		*reason = err == -ELOOP	   ? "segment_symlink"
 			  : err == -ENOENT ? "segment_vanished"
 					   : "segment_unreadable";
 		return err;
@@ -165,8 +165,7 @@ void segment_file_release(struct segment_copy *copy)
 	copy->buf = NULL;
 }
 
-int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out,
-			time_t *mtime)
+int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out, time_t *mtime)
 {
 	struct memtide_seg_extents ext;
 	const char *reason;

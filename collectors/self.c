@@ -56,7 +56,8 @@ static int self_init(void **state, const struct config *cfg)
 	s->procfs = cfg->procfs;
 	err = procfs_boot_time(cfg->procfs, &s->boot_time);
 	if (err == 0)
-		err = procps_pids_new(&s->info, self_items, sizeof(self_items) / sizeof(self_items[0]));
+		err = procps_pids_new(&s->info, self_items,
+				      sizeof(self_items) / sizeof(self_items[0]));
 	if (err < 0) {
 		self_release(s);
 		return err;
@@ -75,8 +76,7 @@ static double limit_value(int resource)
 	return (double)rl.rlim_cur;
 }
 
-static int read_self(struct self_state *s, struct self_sample *out,
-		     const struct timespec *deadline)
+static int read_self(struct self_state *s, struct self_sample *out, const struct timespec *deadline)
 {
 	unsigned pid = (unsigned)getpid();
 	struct pids_fetch *f;
@@ -115,18 +115,22 @@ struct self_metric {
 	size_t offset;
 };
 
-#define SM(name, type, field, help) {name, type, help, offsetof(struct self_sample, field)}
+#define SM(name, type, field, help)                                                                \
+	{                                                                                          \
+		name, type, help, offsetof(struct self_sample, field)                              \
+	}
 
 static const struct self_metric self_metrics[] = {
-	SM("process_cpu_seconds_total", EXPO_COUNTER, cpu, "Total user and system CPU time spent in seconds."),
-	SM("process_open_fds", EXPO_GAUGE, fds, "Number of open file descriptors."),
-	SM("process_max_fds", EXPO_GAUGE, max_fds, "Maximum number of open file descriptors."),
-	SM("process_virtual_memory_bytes", EXPO_GAUGE, vsize, "Virtual memory size in bytes."),
-	SM("process_virtual_memory_max_bytes", EXPO_GAUGE, max_vsize,
-	   "Maximum amount of virtual memory available in bytes."),
-	SM("process_resident_memory_bytes", EXPO_GAUGE, rss, "Resident memory size in bytes."),
-	SM("process_start_time_seconds", EXPO_GAUGE, start,
-	   "Start time of the process since unix epoch in seconds."),
+    SM("process_cpu_seconds_total", EXPO_COUNTER, cpu,
+       "Total user and system CPU time spent in seconds."),
+    SM("process_open_fds", EXPO_GAUGE, fds, "Number of open file descriptors."),
+    SM("process_max_fds", EXPO_GAUGE, max_fds, "Maximum number of open file descriptors."),
+    SM("process_virtual_memory_bytes", EXPO_GAUGE, vsize, "Virtual memory size in bytes."),
+    SM("process_virtual_memory_max_bytes", EXPO_GAUGE, max_vsize,
+       "Maximum amount of virtual memory available in bytes."),
+    SM("process_resident_memory_bytes", EXPO_GAUGE, rss, "Resident memory size in bytes."),
+    SM("process_start_time_seconds", EXPO_GAUGE, start,
+       "Start time of the process since unix epoch in seconds."),
 };
 
 /* Basic-auth checks: cached, bcrypt run, and rejected without bcrypt under a flood. */
@@ -146,9 +150,10 @@ static int emit_auth(struct expo *out)
 	if (err == 0)
 		err = expo_sample(out, (double)c.busy, "result", "busy", NULL);
 	if (err == 0)
-		err = expo_family(out, "memtide_http_connections_evicted_total", EXPO_COUNTER,
-				  "Connections closed to make room for a new one: more than 256 were "
-				  "open, and this one had waited longest without a complete request.");
+		err = expo_family(
+		    out, "memtide_http_connections_evicted_total", EXPO_COUNTER,
+		    "Connections closed to make room for a new one: more than 256 were "
+		    "open, and this one had waited longest without a complete request.");
 	if (err == 0)
 		err = expo_sample(out, (double)conn_guard_evictions(), NULL);
 	return err;
@@ -164,7 +169,8 @@ static int self_collect(void *state, struct expo *out, const struct timespec *de
 
 		err = expo_family(out, m->name, m->type, m->help);
 		if (err == 0)
-			err = expo_sample(out, *(const double *)((const char *)&v + m->offset), NULL);
+			err =
+			    expo_sample(out, *(const double *)((const char *)&v + m->offset), NULL);
 	}
 	if (err == 0)
 		err = expo_family(out, "memtide_exporter_build_info", EXPO_GAUGE,
@@ -179,10 +185,10 @@ static int self_collect(void *state, struct expo *out, const struct timespec *de
 }
 
 const struct collector self_collector = {
-	.name = "self",
-	.help = "the exporter's own process_* metrics and build",
-	.enabled_by_default = true,
-	.init = self_init,
-	.collect = self_collect,
-	.release = self_release,
+    .name = "self",
+    .help = "the exporter's own process_* metrics and build",
+    .enabled_by_default = true,
+    .init = self_init,
+    .collect = self_collect,
+    .release = self_release,
 };

@@ -193,11 +193,11 @@ static int write_dir(struct expo *out, const struct dir_scan *sc)
 	static const char *const names[] = {"source", "pool"};
 	const char *values[] = {"dir", sc->dir->pool};
 	struct sessions_pool p = {
-		.live = sc->live,
-		.ttl = sc->dir->ttl,
-		.oldest_age = sc->oldest_age,
-		.bytes = sc->bytes,
-		.older_than = sc->older_than,
+	    .live = sc->live,
+	    .ttl = sc->dir->ttl,
+	    .oldest_age = sc->oldest_age,
+	    .bytes = sc->bytes,
+	    .older_than = sc->older_than,
 	};
 
 	return sessions_write_pool(out, &p, 2, names, values);
@@ -233,10 +233,10 @@ static int sessdir_collect(void *state, struct expo *out, const struct timespec 
 }
 
 const struct collector sessdir_collector = {
-	.name = NAME,
-	.help = "sessions kept as files: counts and ages (sessions.dirs)",
-	.enabled_by_default = true,
-	.init = sessdir_init,
-	.collect = sessdir_collect,
-	.release = sessdir_release,
+    .name = NAME,
+    .help = "sessions kept as files: counts and ages (sessions.dirs)",
+    .enabled_by_default = true,
+    .init = sessdir_init,
+    .collect = sessdir_collect,
+    .release = sessdir_release,
 };

@@ -41,11 +41,11 @@ struct system_metric {
 };
 
 static const struct system_metric system_metrics[] = {
-	{"memtide_memory_total_bytes", "Usable RAM (MemTotal).", MEMINFO_MEM_TOTAL},
-	{"memtide_memory_available_bytes",
-	 "Memory available for new work without swapping (MemAvailable).", MEMINFO_MEM_AVAILABLE},
-	{"memtide_swap_total_bytes", "Swap space (SwapTotal).", MEMINFO_SWAP_TOTAL},
-	{"memtide_swap_free_bytes", "Unused swap space (SwapFree).", MEMINFO_SWAP_FREE},
+    {"memtide_memory_total_bytes", "Usable RAM (MemTotal).", MEMINFO_MEM_TOTAL},
+    {"memtide_memory_available_bytes",
+     "Memory available for new work without swapping (MemAvailable).", MEMINFO_MEM_AVAILABLE},
+    {"memtide_swap_total_bytes", "Swap space (SwapTotal).", MEMINFO_SWAP_TOTAL},
+    {"memtide_swap_free_bytes", "Unused swap space (SwapFree).", MEMINFO_SWAP_FREE},
 };
 
 #define N_SYSTEM_METRICS (sizeof(system_metrics) / sizeof(system_metrics[0]))
@@ -87,10 +87,10 @@ static void system_release(void *state)
 }
 
 const struct collector system_collector = {
-	.name = "system",
-	.help = "memory and swap of the machine (/proc/meminfo)",
-	.enabled_by_default = true,
-	.init = system_init,
-	.collect = system_collect,
-	.release = system_release,
+    .name = "system",
+    .help = "memory and swap of the machine (/proc/meminfo)",
+    .enabled_by_default = true,
+    .init = system_init,
+    .collect = system_collect,
+    .release = system_release,
 };

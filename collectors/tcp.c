@@ -132,8 +132,8 @@ static size_t build_filter(const struct tcp_config *tcp, char *buf)
 
 	for (size_t i = 0; i < tcp->n_ports; i++) {
 		struct inet_diag_bc_op op[2] = {
-			{.code = INET_DIAG_BC_S_EQ, .yes = 8, .no = 12},
-			{.no = tcp->ports[i]},
+		    {.code = INET_DIAG_BC_S_EQ, .yes = 8, .no = 12},
+		    {.no = tcp->ports[i]},
 		};
 
 		memcpy(buf + off, op, sizeof(op));
@@ -141,7 +141,7 @@ static size_t build_filter(const struct tcp_config *tcp, char *buf)
 		if (i + 1 == tcp->n_ports)
 			break;
 		op[0] = (struct inet_diag_bc_op){
-			.code = INET_DIAG_BC_JMP, .yes = 4, .no = (unsigned short)(len - off)};
+		    .code = INET_DIAG_BC_JMP, .yes = 4, .no = (unsigned short)(len - off)};
 		memcpy(buf + off, op, sizeof(op[0]));
 		off += sizeof(op[0]);
 	}
@@ -160,14 +160,14 @@ static int nl_send(int fd, const struct tcp_config *tcp, uint16_t type, const vo
 		   uint32_t seq)
 {
 	struct nlmsghdr nlh = {
-		.nlmsg_type = type, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = seq};
+	    .nlmsg_type = type, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = seq};
 	struct nlattr attr = {.nla_type = INET_DIAG_REQ_BYTECODE};
 	char filter[12 * 64], *bc = filter;
 	bool filtered = tcp->n_ports <= FILTER_MAX_PORTS;
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	struct iovec iov[4];
 	struct msghdr msg = {
-		.msg_name = &kernel, .msg_namelen = sizeof(kernel), .msg_iov = iov, .msg_iovlen = 4};
+	    .msg_name = &kernel, .msg_namelen = sizeof(kernel), .msg_iov = iov, .msg_iovlen = 4};
 	size_t flen;
 	ssize_t sent;
 
@@ -194,9 +194,9 @@ static int nl_send(int fd, const struct tcp_config *tcp, uint16_t type, const vo
 static int nl_request_family(int fd, const struct tcp_config *tcp, int family, uint32_t seq)
 {
 	struct inet_diag_req_v2 req = {
-		.sdiag_family = (uint8_t)family,
-		.sdiag_protocol = IPPROTO_TCP,
-		.idiag_states = WANTED_STATES,
+	    .sdiag_family = (uint8_t)family,
+	    .sdiag_protocol = IPPROTO_TCP,
+	    .idiag_states = WANTED_STATES,
 	};
 
 	return nl_send(fd, tcp, SOCK_DIAG_BY_FAMILY, &req, sizeof(req), seq);
@@ -483,10 +483,10 @@ static int tcp_collect(void *state, struct expo *out, const struct timespec *dea
 }
 
 const struct collector tcp_collector = {
-	.name = NAME,
-	.help = "TCP connections on local ports by state (sessions.tcp)",
-	.enabled_by_default = true,
-	.init = tcp_init,
-	.collect = tcp_collect,
-	.release = tcp_release,
+    .name = NAME,
+    .help = "TCP connections on local ports by state (sessions.tcp)",
+    .enabled_by_default = true,
+    .init = tcp_init,
+    .collect = tcp_collect,
+    .release = tcp_release,
 };

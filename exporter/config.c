@@ -21,7 +21,6 @@
 #include <string.h>
 #include <yaml.h>
 
-
 /* What one process.groups entry says, before it is compiled into a matcher. */
 struct group_draft {
 	yaml_node_t *name;
@@ -31,18 +30,19 @@ struct group_draft {
 	bool pss;
 };
 
-static int parse_duration_value(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
+static int parse_duration_value(struct yaml_loader *ld, const char *key, yaml_node_t *value,
+				void *field)
 {
 	char q[YAML_QUOTE_MAX];
 
 	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
 		return yaml_fail(ld, yaml_line(value), "%s: expected a duration, got %s", key,
-			    yaml_kind(value));
+				 yaml_kind(value));
 	if (strlen((const char *)value->data.scalar.value) != value->data.scalar.length ||
 	    config_parse_duration((const char *)value->data.scalar.value, field))
 		return yaml_fail(ld, yaml_line(value),
-			    "%s: invalid duration %s (expected e.g. 60s, 1h30m, 500ms, 2d)", key,
-			    YAML_QUOTE(q, value));
+				 "%s: invalid duration %s (expected e.g. 60s, 1h30m, 500ms, 2d)",
+				 key, YAML_QUOTE(q, value));
 	return 0;
 }
 
@@ -112,24 +112,26 @@ static int template_fail(struct yaml_loader *ld, size_t line, const char *tmpl, 
 	char q[YAML_QUOTE_MAX];
 
 	if (err == -ENOENT)
-		return yaml_fail(ld, line,
-			    "name: unknown placeholder %s (expected {comm}, {exe}, {exe_path}, "
-			    "{user}, {cgroup} or {0}..{9}; write {{ and }} for literal braces)",
-			    yaml_quote(q, sizeof(q), part->text, part->len));
+		return yaml_fail(
+		    ld, line,
+		    "name: unknown placeholder %s (expected {comm}, {exe}, {exe_path}, "
+		    "{user}, {cgroup} or {0}..{9}; write {{ and }} for literal braces)",
+		    yaml_quote(q, sizeof(q), part->text, part->len));
 	if (*at == '{')
 		return yaml_fail(ld, line, "name: unterminated \"{\" at column %zu of %s",
-			    (size_t)(at - tmpl) + 1, yaml_quote(q, sizeof(q), tmpl, strlen(tmpl)));
+				 (size_t)(at - tmpl) + 1,
+				 yaml_quote(q, sizeof(q), tmpl, strlen(tmpl)));
 	return yaml_fail(ld, line,
-		    "name: single \"}\" at column %zu of %s (write }} for a literal brace)",
-		    (size_t)(at - tmpl) + 1, yaml_quote(q, sizeof(q), tmpl, strlen(tmpl)));
+			 "name: single \"}\" at column %zu of %s (write }} for a literal brace)",
+			 (size_t)(at - tmpl) + 1, yaml_quote(q, sizeof(q), tmpl, strlen(tmpl)));
 }
 
 /*
  * Parses a name template into a NAME_END-terminated array of parts that point
  * into tmpl (which must outlive them). *max_index is the highest {N}, or -1.
  */
-static int parse_template(struct yaml_loader *ld, size_t line, const char *tmpl, struct name_part **out,
-			  int *max_index)
+static int parse_template(struct yaml_loader *ld, size_t line, const char *tmpl,
+			  struct name_part **out, int *max_index)
 {
 	struct name_part part, *parts;
 	size_t n = 0;
@@ -302,8 +304,8 @@ static bool regex_too_big(const char *re)
 }
 
 /* Compiles the cmdline regex, checking that the name's {N} exist in it. */
-static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d, struct group_matcher *m,
-			   int max_index)
+static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d,
+			   struct group_matcher *m, int max_index)
 {
 	const char *re = (const char *)d->cmdline->data.scalar.value;
 	char q[YAML_QUOTE_MAX], why[256];
@@ -312,21 +314,21 @@ static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d, 
 
 	if (regex_too_big(re))
 		return yaml_fail(ld, yaml_line(d->cmdline),
-			    "cmdline: regex %s is too complex (longer than %d bytes, or its "
-			    "repetitions expand to more than %d elements)",
-			    YAML_QUOTE(q, d->cmdline), REGEX_MAX_LEN, REGEX_MAX_SIZE);
+				 "cmdline: regex %s is too complex (longer than %d bytes, or its "
+				 "repetitions expand to more than %d elements)",
+				 YAML_QUOTE(q, d->cmdline), REGEX_MAX_LEN, REGEX_MAX_SIZE);
 	rc = cmdline_re_compile(re, &m->cmdline_re, &captures, why, sizeof(why));
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc)
 		return yaml_fail(ld, yaml_line(d->cmdline), "cmdline: invalid regex %s: %s",
-			    YAML_QUOTE(q, d->cmdline), why);
+				 YAML_QUOTE(q, d->cmdline), why);
 	if (max_index > (int)captures) {
 		cmdline_re_free(m->cmdline_re);
 		m->cmdline_re = NULL;
 		return yaml_fail(ld, yaml_line(d->name),
-			    "name: {%d} but cmdline %s has %u capture group%s", max_index,
-			    YAML_QUOTE(q, d->cmdline), captures, captures == 1 ? "" : "s");
+				 "name: {%d} but cmdline %s has %u capture group%s", max_index,
+				 YAML_QUOTE(q, d->cmdline), captures, captures == 1 ? "" : "s");
 	}
 	m->cmdline = strdup(re);
 	if (!m->cmdline) {
@@ -342,7 +344,8 @@ static int compile_cmdline(struct yaml_loader *ld, const struct group_draft *d, 
  * Turns a draft into a matcher. On failure the matcher may be half filled:
  * config_free releases it (cmdline is set only once its regex is compiled).
  */
-static int build_matcher(struct yaml_loader *ld, const struct group_draft *d, struct group_matcher *m)
+static int build_matcher(struct yaml_loader *ld, const struct group_draft *d,
+			 struct group_matcher *m)
 {
 	size_t name_line = d->name ? yaml_line(d->name) : m->line;
 	int max_index, err;
@@ -362,7 +365,7 @@ static int build_matcher(struct yaml_loader *ld, const struct group_draft *d, st
 		return compile_cmdline(ld, d, m, max_index);
 	if (max_index >= 0)
 		return yaml_fail(ld, name_line, "name: {%d} needs a cmdline regex to take it from",
-			    max_index);
+				 max_index);
 	return 0;
 }
 
@@ -382,8 +385,8 @@ static int parse_group(struct yaml_loader *ld, yaml_node_t *node, struct group_m
 	int err;
 
 	m->line = (unsigned)yaml_line(node);
-	err = yaml_parse_mapping(ld, node, "a process.groups entry", group_keys, ARRAY_SIZE(group_keys),
-			    &d);
+	err = yaml_parse_mapping(ld, node, "a process.groups entry", group_keys,
+				 ARRAY_SIZE(group_keys), &d);
 	if (err)
 		return err;
 	return build_matcher(ld, &d, m);
@@ -397,14 +400,15 @@ static int parse_groups(struct yaml_loader *ld, const char *key, yaml_node_t *va
 
 	if (value->type != YAML_SEQUENCE_NODE)
 		return yaml_fail(ld, yaml_line(value), "%s: expected a list of groups, got %s", key,
-			    yaml_kind(value));
+				 yaml_kind(value));
 	items = value->data.sequence.items.start;
 	n = (size_t)(value->data.sequence.items.top - items);
 	if (!n)
-		return yaml_fail(ld, yaml_line(value),
-			    "%s: empty list, so no process would be reported (remove the key to "
-			    "group every process by comm)",
-			    key);
+		return yaml_fail(
+		    ld, yaml_line(value),
+		    "%s: empty list, so no process would be reported (remove the key to "
+		    "group every process by comm)",
+		    key);
 	cfg->groups = calloc(n, sizeof(*cfg->groups));
 	if (!cfg->groups)
 		return -ENOMEM;
@@ -462,7 +466,8 @@ static int parse_node(struct yaml_loader *ld, const char *key, yaml_node_t *valu
 }
 
 /* A required key that the mapping at `node` lacks. */
-static int missing(struct yaml_loader *ld, const yaml_node_t *node, const char *what, const char *key)
+static int missing(struct yaml_loader *ld, const yaml_node_t *node, const char *what,
+		   const char *key)
 {
 	return yaml_fail(ld, yaml_line(node), "%s: missing required key \"%s\"", what, key);
 }
@@ -473,16 +478,18 @@ static const char *scalar(const yaml_node_t *node)
 }
 
 /* A pool label must name one series per source: no two directories share one. */
-static int check_pool_unique(struct yaml_loader *ld, const struct config *cfg, const yaml_node_t *pool)
+static int check_pool_unique(struct yaml_loader *ld, const struct config *cfg,
+			     const yaml_node_t *pool)
 {
 	char q[YAML_QUOTE_MAX];
 
 	for (size_t i = 0; i < cfg->n_dirs; i++)
 		if (cfg->dirs[i].pool && !strcmp(cfg->dirs[i].pool, scalar(pool)))
-			return yaml_fail(ld, yaml_line(pool),
-				    "pool: %s is already the pool of the sessions.dirs entry at "
-				    "line %u",
-				    YAML_QUOTE(q, pool), cfg->dirs[i].line);
+			return yaml_fail(
+			    ld, yaml_line(pool),
+			    "pool: %s is already the pool of the sessions.dirs entry at "
+			    "line %u",
+			    YAML_QUOTE(q, pool), cfg->dirs[i].line);
 	return 0;
 }
 
@@ -502,7 +509,7 @@ static int build_dir(struct yaml_loader *ld, yaml_node_t *node, const struct dir
 		return missing(ld, node, what, "ttl");
 	if (scalar(dr->path)[0] != '/')
 		return yaml_fail(ld, yaml_line(dr->path), "path: must be absolute, got %s",
-			    YAML_QUOTE(q, dr->path));
+				 YAML_QUOTE(q, dr->path));
 	err = parse_duration_value(ld, "ttl", dr->ttl, &d->ttl);
 	if (err)
 		return err;
@@ -538,13 +545,13 @@ static int parse_dirs(struct yaml_loader *ld, const char *key, yaml_node_t *valu
 	if (yaml_is_null(value))
 		return 0;
 	if (value->type != YAML_SEQUENCE_NODE)
-		return yaml_fail(ld, yaml_line(value), "%s: expected a list of directories, got %s", key,
-			    yaml_kind(value));
+		return yaml_fail(ld, yaml_line(value), "%s: expected a list of directories, got %s",
+				 key, yaml_kind(value));
 	items = value->data.sequence.items.start;
 	n = (size_t)(value->data.sequence.items.top - items);
 	if (!n)
 		return yaml_fail(ld, yaml_line(value),
-			    "%s: empty list (remove the key to watch no directory)", key);
+				 "%s: empty list (remove the key to watch no directory)", key);
 	cfg->dirs = calloc(n, sizeof(*cfg->dirs));
 	if (!cfg->dirs)
 		return -ENOMEM;
@@ -556,7 +563,7 @@ static int parse_dirs(struct yaml_loader *ld, const char *key, yaml_node_t *valu
 		if (!item)
 			return yaml_fail(ld, yaml_line(value), "%s: broken list", key);
 		err = yaml_parse_mapping(ld, item, "a sessions.dirs entry", dir_keys,
-				    ARRAY_SIZE(dir_keys), &dr);
+					 ARRAY_SIZE(dir_keys), &dr);
 		if (!err)
 			err = build_dir(ld, item, &dr, cfg, &cfg->dirs[i]);
 		cfg->n_dirs = i + 1; /* config_free sees the half-built one */
@@ -595,7 +602,7 @@ static int parse_ports(struct yaml_loader *ld, yaml_node_t *value, struct tcp_co
 
 	if (value->type != YAML_SEQUENCE_NODE)
 		return yaml_fail(ld, yaml_line(value), "ports: expected a list of ports, got %s",
-			    yaml_kind(value));
+				 yaml_kind(value));
 	items = value->data.sequence.items.start;
 	n = (size_t)(value->data.sequence.items.top - items);
 	if (!n)
@@ -609,16 +616,17 @@ static int parse_ports(struct yaml_loader *ld, yaml_node_t *value, struct tcp_co
 		if (!item)
 			return yaml_fail(ld, yaml_line(value), "ports: broken list");
 		if (item->type != YAML_SCALAR_NODE || !port_value(item, &tcp->ports[i]))
-			return yaml_fail(ld, yaml_line(item), "ports: expected a port 1..65535, got %s",
-				    item->type == YAML_SCALAR_NODE && !yaml_is_null(item)
-					? YAML_QUOTE(q, item)
-					: yaml_kind(item));
+			return yaml_fail(ld, yaml_line(item),
+					 "ports: expected a port 1..65535, got %s",
+					 item->type == YAML_SCALAR_NODE && !yaml_is_null(item)
+					     ? YAML_QUOTE(q, item)
+					     : yaml_kind(item));
 		for (size_t j = 0; j < i; j++) {
 			if (tcp->ports[j] != tcp->ports[i])
 				continue;
-			return yaml_fail(ld, yaml_line(item),
-				    "ports: duplicate port %u (first at line %zu)",
-				    (unsigned)tcp->ports[i], yaml_line(yaml_node(ld, items[j])));
+			return yaml_fail(
+			    ld, yaml_line(item), "ports: duplicate port %u (first at line %zu)",
+			    (unsigned)tcp->ports[i], yaml_line(yaml_node(ld, items[j])));
 		}
 		tcp->n_ports = i + 1;
 	}
@@ -637,7 +645,7 @@ static int parse_method(struct yaml_loader *ld, const yaml_node_t *value, enum t
 		}
 	}
 	return yaml_fail(ld, yaml_line(value), "method: expected auto, netlink or procfs, got %s",
-		    YAML_QUOTE(q, value));
+			 YAML_QUOTE(q, value));
 }
 
 /* clang-format off */
@@ -814,9 +822,10 @@ static int parse_config(struct yaml_loader *ld, struct config *cfg)
 	if (root && !yaml_is_null(root)) {
 		if (root->type != YAML_MAPPING_NODE)
 			return yaml_fail(ld, yaml_line(root),
-				    "expected a mapping at the top level, got %s", yaml_kind(root));
+					 "expected a mapping at the top level, got %s",
+					 yaml_kind(root));
 		err = yaml_parse_mapping(ld, root, "the top-level mapping", top_keys,
-				    ARRAY_SIZE(top_keys), cfg);
+					 ARRAY_SIZE(top_keys), cfg);
 		if (err)
 			return err;
 	}

@@ -44,24 +44,24 @@ enum name_part_kind {
 
 struct name_part {
 	enum name_part_kind kind;
-	unsigned index;   /* NAME_MATCH: 0 for the whole match, else the capture */
+	unsigned index;	  /* NAME_MATCH: 0 for the whole match, else the capture */
 	const char *text; /* NAME_LITERAL: not NUL-terminated */
-	size_t len;       /* NAME_LITERAL */
+	size_t len;	  /* NAME_LITERAL */
 };
 
 /* One entry of process.groups: all given conditions must hold (AND). */
 struct group_matcher {
-	unsigned line;   /* where it starts in the file, for messages */
-	char *name;      /* name template, "{comm}" when not given */
-	char *comm;      /* glob on comm, NULL when absent */
-	char *exe;       /* glob on the executable: full path, or basename when it has no '/' */
-	char *cmdline;   /* extended regex on the arguments joined by spaces, NULL when absent;
-			    cmdline_re is compiled exactly when this is set */
+	unsigned line; /* where it starts in the file, for messages */
+	char *name;    /* name template, "{comm}" when not given */
+	char *comm;    /* glob on comm, NULL when absent */
+	char *exe;     /* glob on the executable: full path, or basename when it has no '/' */
+	char *cmdline; /* extended regex on the arguments joined by spaces, NULL when absent;
+			  cmdline_re is compiled exactly when this is set */
 	struct cmdline_re *cmdline_re;
-	bool pss;        /* read PSS and USS (smaps_rollup) for this group */
+	bool pss; /* read PSS and USS (smaps_rollup) for this group */
 	/* Private to config.c and matcher.c. */
 	struct name_part *parts; /* the parsed name, one allocation, ends with NAME_END */
-	unsigned nmatch;         /* match spans the name needs: highest {N} + 1, or 0 */
+	unsigned nmatch;	 /* match spans the name needs: highest {N} + 1, or 0 */
 };
 
 /* One entry of sessions.dirs: a directory holding one file per session. */
@@ -86,19 +86,19 @@ struct tcp_config {
 };
 
 struct config {
-	char *path;                     /* NULL when running without a config file */
-	struct group_matcher *groups;   /* first match wins */
+	char *path;		      /* NULL when running without a config file */
+	struct group_matcher *groups; /* first match wins */
 	size_t n_groups;
-	double pss_max_age;             /* seconds a cached PSS/USS reading may be served */
-	unsigned needs;                 /* enum config_needs */
-	struct sessdir_config *dirs;    /* sessions.dirs */
+	double pss_max_age;	     /* seconds a cached PSS/USS reading may be served */
+	unsigned needs;		     /* enum config_needs */
+	struct sessdir_config *dirs; /* sessions.dirs */
 	size_t n_dirs;
-	struct tcp_config tcp;          /* sessions.tcp */
+	struct tcp_config tcp; /* sessions.tcp */
 	/* Filesystem roots, from flags rather than the file. */
-	char *procfs;                   /* "/proc" */
-	const char *agent_dir;          /* where libmemtide segments are (--collector.agent.dir);
-					   not owned: set by the caller after loading */
-	char *sysfs;                    /* "/sys" */
+	char *procfs;	       /* "/proc" */
+	const char *agent_dir; /* where libmemtide segments are (--collector.agent.dir);
+				  not owned: set by the caller after loading */
+	char *sysfs;	       /* "/sys" */
 };
 
 /* The identity of one process, as matching and name templates see it.
@@ -108,7 +108,7 @@ struct proc_ident {
 	const char *exe;     /* full path */
 	const char *cmdline; /* arguments joined by single spaces */
 	const char *user;
-	const char *cgroup;  /* cgroup v2 path, "/..." */
+	const char *cgroup; /* cgroup v2 path, "/..." */
 };
 
 /*

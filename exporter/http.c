@@ -55,11 +55,11 @@
  */
 struct listener {
 	struct http_server *srv;
-	struct web_config *web;  /* NULL: plain HTTP, no authentication */
+	struct web_config *web;	 /* NULL: plain HTTP, no authentication */
 	struct basic_auth *auth; /* NULL: no users */
 	struct MHD_Daemon *daemon;
 	struct conn_guard *guard; /* its connections, for evicting slow ones */
-	int draining;            /* atomic: replaced by a reload, closing its connections */
+	int draining;		  /* atomic: replaced by a reload, closing its connections */
 };
 
 struct http_server {
@@ -67,7 +67,7 @@ struct http_server {
 	char address[128]; /* as bound, for messages */
 	int fd;
 	struct listener *current;
-	unsigned in_flight; /* atomic: scrapes being answered now */
+	unsigned in_flight;	    /* atomic: scrapes being answered now */
 	pthread_mutex_t drain_lock; /* drainers and stopping */
 	pthread_cond_t drained;	    /* signalled as each drainer ends */
 	unsigned drainers;	    /* old listeners still closing their connections */
@@ -89,15 +89,13 @@ static enum MHD_Result queue(const struct listener *l, struct MHD_Connection *c,
 	return ret;
 }
 
-static enum MHD_Result respond(const struct listener *l, struct MHD_Connection *c,
-			       unsigned status, const char *type, char *body, size_t len,
-			       bool must_free)
+static enum MHD_Result respond(const struct listener *l, struct MHD_Connection *c, unsigned status,
+			       const char *type, char *body, size_t len, bool must_free)
 {
 	struct MHD_Response *r;
 
-	r = MHD_create_response_from_buffer(len, body,
-					    must_free ? MHD_RESPMEM_MUST_FREE
-						      : MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(
+	    len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		if (must_free)
 			free(body);
@@ -125,8 +123,8 @@ static enum MHD_Result respond_text(const struct listener *l, struct MHD_Connect
  */
 static double scrape_timeout(struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    "X-Prometheus-Scrape-Timeout-Seconds");
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Prometheus-Scrape-Timeout-Seconds");
 	double t = DEFAULT_SCRAPE_TIMEOUT;
 	char *end;
 
@@ -142,11 +140,11 @@ static double scrape_timeout(struct MHD_Connection *c)
 static enum MHD_Result serve_metrics(const struct listener *l, struct MHD_Connection *c)
 {
 	enum expo_format fmt = l->srv->opts.openmetrics
-				       ? negotiate_format(MHD_lookup_connection_value(
-						 c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT))
-				       : EXPO_TEXT_004;
+				   ? negotiate_format(MHD_lookup_connection_value(
+					 c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT))
+				   : EXPO_TEXT_004;
 	bool gzip = negotiate_gzip(
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 	struct runtime *rt = runtime_current();
 	struct MHD_Response *r;
 	struct expo *e = NULL;
@@ -203,8 +201,11 @@ static enum MHD_Result serve_metrics_bounded(const struct listener *l, struct MH
 static void html_escaped(char *page, size_t cap, size_t *len, const char *s)
 {
 	for (; *s && *len + 7 < cap; s++) {
-		const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;"
-				: *s == '"' ? "&quot;" : NULL;
+		const char *rep = *s == '<'   ? "&lt;"
+				  : *s == '>' ? "&gt;"
+				  : *s == '&' ? "&amp;"
+				  : *s == '"' ? "&quot;"
+					      : NULL;
 
 		if (rep) {
 			memcpy(page + *len, rep, strlen(rep));
@@ -497,19 +498,18 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					     srv->opts.connection_timeout, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_SIZE, NULL};
-	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-					     (intptr_t)request_completed, l};
-	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
-					     (intptr_t)connection_notify, l};
+	items[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, l};
+	items[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)connection_notify, l};
 	n_tls = http_tls_options(wc, items + n);
 	n += n_tls;
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	/* MHD_USE_ITC lets a reload quiesce this daemon and hand its socket on. */
-	l->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-					     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-					     MHD_USE_ERROR_LOG | (n_tls ? MHD_USE_TLS : 0),
-				     0, NULL, NULL, handle, l, MHD_OPTION_ARRAY, items,
-				     MHD_OPTION_END);
+	l->daemon =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				 MHD_USE_ITC | MHD_USE_ERROR_LOG | (n_tls ? MHD_USE_TLS : 0),
+			     0, NULL, NULL, handle, l, MHD_OPTION_ARRAY, items, MHD_OPTION_END);
 	if (!l->daemon) {
 		listener_free(l);
 		return -EIO;

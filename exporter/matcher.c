@@ -131,15 +131,16 @@ static void trim_partial_utf8(struct name_buf *b)
 }
 
 /* Writes the part of cmdline that capture `index` matched, if it took part. */
-static void put_match(struct name_buf *b, const char *cmdline, const struct cmdline_re_span *pm, unsigned index)
+static void put_match(struct name_buf *b, const char *cmdline, const struct cmdline_re_span *pm,
+		      unsigned index)
 {
 	if (!cmdline || pm[index].so < 0 || pm[index].eo < pm[index].so)
 		return;
 	put_escaped(b, cmdline + pm[index].so, (size_t)(pm[index].eo - pm[index].so));
 }
 
-static void expand(const struct group_matcher *m, const struct proc_ident *p, const struct cmdline_re_span *pm,
-		   struct name_buf *b)
+static void expand(const struct group_matcher *m, const struct proc_ident *p,
+		   const struct cmdline_re_span *pm, struct name_buf *b)
 {
 	for (const struct name_part *part = m->parts; part->kind != NAME_END; part++) {
 		switch (part->kind) {

@@ -22,7 +22,7 @@ struct runtime {
 	bool enabled[RUNTIME_MAX_COLLECTORS]; /* indexed like collectors[] */
 	void *states[RUNTIME_MAX_COLLECTORS];
 	int init_errors[RUNTIME_MAX_COLLECTORS]; /* a collector whose init failed reports failure */
-	unsigned refs;                           /* atomic */
+	unsigned refs;				 /* atomic */
 };
 
 /* Takes ownership of cfg (freed on failure too) and inits every enabled

@@ -114,7 +114,8 @@ static void start_collector(struct job *job, size_t i)
 	job->running++;
 	job->refs++;
 	if (ct) {
-		*ct = (struct collector_task){.task.run = collector_task_run, .job = job, .index = i};
+		*ct =
+		    (struct collector_task){.task.run = collector_task_run, .job = job, .index = i};
 		err = lanes_submit(i, &ct->task);
 		if (err == 0)
 			return;
@@ -220,13 +221,14 @@ static int write_scrape_families(struct runtime *rt, struct expo *out, const boo
 		if (rt->enabled[i])
 			err = expo_sample(out, seconds[i], "collector", collectors[i]->name, NULL);
 	if (err == 0)
-		err = expo_family(out, "memtide_scrape_collector_success", EXPO_GAUGE,
-				  "Whether each collector succeeded in this scrape (0: failed or "
-				  "missed the deadline; see memtide_scrape_errors_total and the log).");
+		err = expo_family(
+		    out, "memtide_scrape_collector_success", EXPO_GAUGE,
+		    "Whether each collector succeeded in this scrape (0: failed or "
+		    "missed the deadline; see memtide_scrape_errors_total and the log).");
 	for (size_t i = 0; i < collectors_count && err == 0; i++)
 		if (rt->enabled[i])
-			err = expo_sample(out, ok[i] ? 1 : 0, "collector", collectors[i]->name,
-					  NULL);
+			err =
+			    expo_sample(out, ok[i] ? 1 : 0, "collector", collectors[i]->name, NULL);
 	if (err == 0)
 		err = scrape_errors_write(out);
 	return err;

@@ -53,8 +53,8 @@ size_t yaml_line(const yaml_node_t *node);
 /* A value from the file, quoted and cut for a message (see yaml_quote). */
 const char *yaml_quote(char *out, size_t outlen, const char *s, size_t len);
 #define YAML_QUOTE_MAX 72
-#define YAML_QUOTE(buf, node)                                                              \
-	yaml_quote(buf, sizeof(buf), (const char *)(node)->data.scalar.value,              \
+#define YAML_QUOTE(buf, node)                                                                      \
+	yaml_quote(buf, sizeof(buf), (const char *)(node)->data.scalar.value,                      \
 		   (node)->data.scalar.length)
 
 bool yaml_is_null(const yaml_node_t *node);

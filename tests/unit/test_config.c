@@ -379,15 +379,15 @@ static void test_regex_posix_semantics(void **state)
 {
 	char big[1 << 17];
 
-	re_name("(a|ab)(c|bcd)", "xabcd", "{0}", "abcd");           /* longest, not first */
+	re_name("(a|ab)(c|bcd)", "xabcd", "{0}", "abcd"); /* longest, not first */
 	re_name("pool ([^ ]+)", "php-fpm: pool www", "{1}", "www");
-	re_name("a.b", "a\nb", "{0}", "a\nb");                     /* '.' takes a newline */
-	re_name("^b", "a\nb", "x", "");                             /* no multi-line '^' */
+	re_name("a.b", "a\nb", "{0}", "a\nb"); /* '.' takes a newline */
+	re_name("^b", "a\nb", "x", "");	       /* no multi-line '^' */
 	/* Any byte is a character; names escape invalid UTF-8 and '\' (test_names_escaped). */
 	re_name("x(.)y", "x\xffy", "{1}", "\\xff");
-	re_name("[\\]+", "a\\\\b", "{0}", "\\\\\\\\");           /* '\' literal in brackets */
-	re_name("ab{,2}", "abbbb", "{0}", "abb");                   /* {,n}: at most n */
-	re_name("a)", "xa)", "{0}", "a)");                          /* lone ')' is literal */
+	re_name("[\\]+", "a\\\\b", "{0}", "\\\\\\\\"); /* '\' literal in brackets */
+	re_name("ab{,2}", "abbbb", "{0}", "abb");      /* {,n}: at most n */
+	re_name("a)", "xa)", "{0}", "a)");	       /* lone ')' is literal */
 	re_name("[[:digit:]]+", "v12x", "{0}", "12");
 	re_name("\\d+\\b", "v12 x", "{0}", "12");
 	re_name("-jar [^ ]*/([^/ ]+)\\.jar", "java -jar /opt/app/shop.jar", "{1}", "shop");
@@ -412,8 +412,8 @@ static void test_names_escaped(void **state)
 	    {"caf\xc3\xa9-\xd0\xb6", "caf\xc3\xa9-\xd0\xb6"}, /* café-ж */
 	    {"dup\xff", "dup\\xff"},
 	    {"dup\xfe", "dup\\xfe"},
-	    {"dup\\xff", "dup\\\\xff"},	  /* a real backslash: not the byte's escape */
-	    {"bad\xc3(", "bad\\xc3("},	  /* a truncated sequence */
+	    {"dup\\xff", "dup\\\\xff"},		 /* a real backslash: not the byte's escape */
+	    {"bad\xc3(", "bad\\xc3("},		 /* a truncated sequence */
 	    {"\xed\xa0\x80", "\\xed\\xa0\\x80"}, /* a surrogate */
 	};
 	struct config *cfg = load_ok("process:\n  groups:\n    - name: 'p-{comm}'\n");

@@ -447,13 +447,20 @@ static void test_heap_never_below_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid),	  cmocka_unit_test(test_bytes_overhead),
-	    cmocka_unit_test(test_truncated),	  cmocka_unit_test(test_magic_version_ready),
-	    cmocka_unit_test(test_absurd_counts), cmocka_unit_test(test_offsets_past_the_end),
-	    cmocka_unit_test(test_pool_names),	  cmocka_unit_test(test_seqlock),
-	    cmocka_unit_test(test_alignment),	  cmocka_unit_test(test_ages),
-	    cmocka_unit_test(test_set_mode),	  cmocka_unit_test(test_strerror),
-	    cmocka_unit_test(test_check_header), cmocka_unit_test(test_agent_off),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_bytes_overhead),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_magic_version_ready),
+	    cmocka_unit_test(test_absurd_counts),
+	    cmocka_unit_test(test_offsets_past_the_end),
+	    cmocka_unit_test(test_pool_names),
+	    cmocka_unit_test(test_seqlock),
+	    cmocka_unit_test(test_alignment),
+	    cmocka_unit_test(test_ages),
+	    cmocka_unit_test(test_set_mode),
+	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_check_header),
+	    cmocka_unit_test(test_agent_off),
 	    cmocka_unit_test(test_heap_never_below_live),
 	};
 
