@@ -388,7 +388,7 @@ const char *memtide_segment_strerror(int err)
 	case MEMTIDE_SEG_EPOOL:
 		return "pool";
 	case MEMTIDE_SEG_EBUSY:
-		return "busy";
+		return "seqlock_retries";
 	}
 	return "unknown";
 }

@@ -14,7 +14,6 @@
 #include <libproc2/meminfo.h>
 #include <libproc2/misc.h>
 #include <libproc2/pids.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +27,6 @@
 #include "ident.h"
 #include "proc_cache.h"
 #include "procfs.h"
-#include "exporter/scrape_errors.h"
 
 #define NAME "process"
 #define LIMIT_MAX_AGE 60.0 /* seconds: a process moved to another cgroup is seen within it */
@@ -67,7 +65,7 @@ struct group_agg {
 };
 
 struct process_state {
-	pthread_mutex_t lock; /* libproc2 handles and the buffers below */
+	struct collect_ctx *ctx; /* the collect() in progress; NULL between scrapes */
 	const struct config *cfg;
 	struct pids_info *info;
 	bool swap_mode; /* the reap reads status for VmSwap */
@@ -151,7 +149,6 @@ static void process_release(void *state)
 	proc_cache_free(s->pss_cache);
 	proc_cache_free(s->limit_cache);
 	cgroup_limits_free(s->limits);
-	pthread_mutex_destroy(&s->lock);
 	free(s->recs);
 	free(s->want_pss);
 	free(s->want_limit);
@@ -165,7 +162,6 @@ static int process_init(void **state, const struct config *cfg)
 
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
 	s->cfg = cfg;
 	s->hertz = (double)procps_hertz_get();
 	err = procfs_boot_time(cfg->procfs, &s->boot_time);
@@ -235,9 +231,9 @@ static void read_process(struct process_state *s, struct pids_stack *st, struct 
 	rec->has_pss = false;
 	err = procfs_count_fds(s->cfg->procfs, st->head[F_PID].result.s_int, &fds);
 	if (err == -EACCES || err == -EPERM)
-		scrape_errors_inc(NAME, "fd_permission");
+		collect_error(s->ctx, "fd_permission");
 	else if (err < 0)
-		scrape_errors_inc(NAME, "exited");
+		collect_error(s->ctx, "exited");
 	rec->fds = err == 0 ? (double)fds : 0;
 }
 
@@ -269,12 +265,12 @@ static void fill_from_cache(struct process_state *s, struct proc_cache *cache, d
 			    struct proc_reading *want, size_t n, bool pss)
 {
 	if (proc_cache_fill(cache, want, n, max_age) < 0)
-		scrape_errors_inc(NAME, pss ? "smaps_rollup" : "cgroup");
+		collect_error(s->ctx, pss ? "smaps_rollup" : "cgroup");
 	for (size_t i = 0; i < n; i++) {
 		struct proc_rec *rec = &s->recs[want[i].tag];
 
 		if (!want[i].ok) {
-			scrape_errors_inc(NAME, pss ? "smaps_unreadable" : "cgroup_unreadable");
+			collect_error(s->ctx, pss ? "smaps_unreadable" : "cgroup_unreadable");
 			continue;
 		}
 		if (pss) {
@@ -297,22 +293,12 @@ static void want_reading(struct proc_reading *w, struct pids_stack *st, size_t t
 /* Processes matched between two looks at the clock: a look costs far less
  * than matching 64 processes. */
 #define DEADLINE_EVERY 64
-
-static bool past(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > deadline->tv_sec ||
-	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
 /*
  * Reaps every process into s->recs; returns how many matched, or -errno.
  * Past the deadline it stops with -ETIMEDOUT: the scrape has answered
  * without this collector, and work done now would only delay the next one.
  */
-static int reap(struct process_state *s, const struct timespec *deadline)
+static int reap(struct process_state *s)
 {
 	struct pids_fetch *f;
 	size_t n = 0, n_pss = 0;
@@ -329,7 +315,7 @@ static int reap(struct process_state *s, const struct timespec *deadline)
 	for (int i = 0; i < f->counts->total; i++) {
 		struct pids_stack *st = f->stacks[i];
 
-		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && past(deadline))
+		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && collect_past_deadline(s->ctx))
 			return -ETIMEDOUT;
 		if (!match_process(s, st, &s->recs[n]))
 			continue;
@@ -449,29 +435,27 @@ static int emit(struct expo *out, const struct group_agg *groups, size_t n)
 	return 0;
 }
 
-static int process_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int process_collect(void *state, struct collect_ctx *ctx)
 {
 	struct process_state *s = state;
 	struct group_agg *groups = NULL;
 	int n, err;
 
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
-	n = reap(s, deadline);
+	s->ctx = ctx;
+	n = reap(s);
 	if (n < 0) {
 		err = n;
-		goto out_unlock;
+		goto out;
 	}
 	groups = calloc((size_t)n + 1, sizeof(*groups));
 	if (!groups) {
 		err = -ENOMEM;
-		goto out_unlock;
+		goto out;
 	}
-	err = emit(out, groups, aggregate(s, (size_t)n, groups));
+	err = emit(ctx->out, groups, aggregate(s, (size_t)n, groups));
 	free(groups);
-out_unlock:
-	pthread_mutex_unlock(&s->lock);
+out:
+	s->ctx = NULL;
 	return err;
 }
 

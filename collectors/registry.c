@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "exporter/array_size.h"
 
 extern const struct collector process_collector;
 extern const struct collector system_collector;
@@ -16,7 +17,10 @@ const struct collector *const collectors[] = {
     &tcp_collector,	&self_collector,   &agent_collector,
 };
 
-const size_t collectors_count = sizeof(collectors) / sizeof(collectors[0]);
+/* The runtime's instance table and the lanes are sized by COLLECTORS_MAX. */
+_Static_assert(ARRAY_SIZE(collectors) <= COLLECTORS_MAX, "raise COLLECTORS_MAX");
+
+const size_t collectors_count = ARRAY_SIZE(collectors);
 
 const struct collector *collector_find(const char *name)
 {

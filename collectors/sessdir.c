@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +30,6 @@
 #include "exporter/config.h"
 #include "exporter/expo.h"
 #include "exporter/log.h"
-#include "exporter/scrape_errors.h"
 #include "session_families.h"
 
 #define NAME "sessdir"
@@ -48,13 +46,13 @@ struct dent64 {
 };
 
 struct sessdir_state {
-	pthread_mutex_t lock; /* the buffer */
 	const struct config *cfg;
 	char *buf; /* DENTS_BUF_BYTES, only when directories are configured */
 };
 
 /* One directory's scan. */
 struct dir_scan {
+	struct collect_ctx *ctx;
 	const struct sessdir_config *dir;
 	struct timespec now; /* CLOCK_REALTIME, as mtimes are */
 	double live, bytes, oldest_age;
@@ -75,7 +73,6 @@ static int sessdir_init(void **state, const struct config *cfg)
 			return -ENOMEM;
 		}
 	}
-	pthread_mutex_init(&s->lock, NULL);
 	*state = s;
 	return 0;
 }
@@ -84,7 +81,6 @@ static void sessdir_release(void *state)
 {
 	struct sessdir_state *s = state;
 
-	pthread_mutex_destroy(&s->lock);
 	free(s->buf);
 	free(s);
 }
@@ -124,7 +120,7 @@ static int scan_entry(struct dir_scan *sc, int dfd, const struct dent64 *d)
 		return 0;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
 		if (errno == ENOENT) {
-			scrape_errors_inc(NAME, "vanished");
+			collect_error(sc->ctx, "vanished");
 			return 0;
 		}
 		return -errno;
@@ -156,7 +152,7 @@ static int scan_fd(struct dir_scan *sc, int dfd, char *buf)
 	}
 }
 
-static void log_dir_failure(const struct sessdir_config *dir, int err)
+static void log_dir_failure(const struct dir_scan *sc, int err)
 {
 	char why[96];
 
@@ -164,8 +160,8 @@ static void log_dir_failure(const struct sessdir_config *dir, int err)
 		snprintf(why, sizeof(why), "%s (symlinks are not followed)", strerror(-err));
 	else
 		snprintf(why, sizeof(why), "%s", strerror(-err));
-	log_warn("cannot scan session directory", "pool", dir->pool, "path", dir->path, "err", why,
-		 NULL);
+	collect_log(sc->ctx, LOGL_WARN, "cannot scan session directory", "pool", sc->dir->pool,
+		    "path", sc->dir->path, "err", why, NULL);
 }
 
 static int scan_dir(struct dir_scan *sc, char *buf)
@@ -182,8 +178,8 @@ static int scan_dir(struct dir_scan *sc, char *buf)
 		close(dfd);
 	}
 	if (err) {
-		scrape_errors_inc(NAME, "dir_unreadable");
-		log_dir_failure(sc->dir, err);
+		collect_error(sc->ctx, "dir_unreadable");
+		log_dir_failure(sc, err);
 	}
 	return err;
 }
@@ -205,31 +201,23 @@ static int write_dir(struct expo *out, const struct dir_scan *sc)
 
 /*
  * Scans every directory, also after one failed, so that each bad directory
- * is logged; the first failure fails the collector (and so this scrape's
- * series of every pool, as for any failed collector).
+ * is logged. A directory that cannot be scanned makes the collector's
+ * success 0 (partial), not the other pools': their series are published.
  */
-/* A directory that cannot be scanned fails the collector, not the other pools. */
-static int sessdir_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int sessdir_collect(void *state, struct collect_ctx *ctx)
 {
 	struct sessdir_state *s = state;
-	bool failed = false;
-	int err;
+	int err = 0;
 
-	if (!s->cfg->n_dirs)
-		return 0;
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
 	for (size_t i = 0; i < s->cfg->n_dirs && !err; i++) {
-		struct dir_scan sc = {.dir = &s->cfg->dirs[i]};
+		struct dir_scan sc = {.ctx = ctx, .dir = &s->cfg->dirs[i]};
 
 		if (scan_dir(&sc, s->buf) < 0)
-			failed = true;
+			collect_partial(ctx);
 		else
-			err = write_dir(out, &sc);
+			err = write_dir(ctx->out, &sc);
 	}
-	pthread_mutex_unlock(&s->lock);
-	return err ? err : failed ? COLLECTOR_PARTIAL : 0;
+	return err;
 }
 
 const struct collector sessdir_collector = {

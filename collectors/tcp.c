@@ -17,7 +17,6 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,7 +31,6 @@
 #include "exporter/config.h"
 #include "exporter/expo.h"
 #include "exporter/log.h"
-#include "exporter/scrape_errors.h"
 #include "session_families.h"
 
 #define NAME "tcp"
@@ -54,7 +52,6 @@ static const char *const state_names[N_KERNEL_STATES] = {
 /* clang-format on */
 
 struct tcp_state {
-	pthread_mutex_t lock; /* buf, counts, netlink_refused */
 	const struct config *cfg;
 	char *buf;
 	uint64_t (*counts)[N_KERNEL_STATES]; /* per configured port */
@@ -69,7 +66,6 @@ static int tcp_init(void **state, const struct config *cfg)
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
-	pthread_mutex_init(&s->lock, NULL);
 	*state = s;
 	if (!cfg->tcp.pool)
 		return 0;
@@ -84,7 +80,6 @@ static int tcp_init(void **state, const struct config *cfg)
 	free(s->buf);
 	free(s->counts);
 	free(s->slot);
-	pthread_mutex_destroy(&s->lock);
 	free(s);
 	*state = NULL;
 	return -ENOMEM;
@@ -94,7 +89,6 @@ static void tcp_release(void *state)
 {
 	struct tcp_state *s = state;
 
-	pthread_mutex_destroy(&s->lock);
 	free(s->buf);
 	free(s->counts);
 	free(s->slot);
@@ -423,19 +417,19 @@ static int count_procfs(struct tcp_state *s)
 /* ---- collect ------------------------------------------------------------ */
 
 /* Counts through the configured method; auto falls back to procfs for good once refused. */
-static int count_all(struct tcp_state *s, const struct timespec *deadline)
+static int count_all(struct tcp_state *s, struct collect_ctx *ctx)
 {
 	enum tcp_method method = s->cfg->tcp.method;
 	int err;
 
 	if (method == TCP_METHOD_PROCFS || (method == TCP_METHOD_AUTO && s->netlink_refused))
 		return count_procfs(s);
-	err = count_netlink(s, deadline);
+	err = count_netlink(s, ctx->deadline);
 	if (method == TCP_METHOD_NETLINK || !netlink_refusal(err))
 		return err;
-	log_info("netlink sock_diag refused; reading /proc/net/tcp instead", "err", strerror(-err),
-		 NULL);
-	scrape_errors_inc(NAME, "netlink_refused");
+	collect_log(ctx, LOGL_INFO, "netlink sock_diag refused; reading /proc/net/tcp instead",
+		    "err", strerror(-err), NULL);
+	collect_error(ctx, "netlink_refused");
 	s->netlink_refused = true;
 	memset(s->counts, 0, s->cfg->tcp.n_ports * sizeof(*s->counts));
 	return count_procfs(s);
@@ -464,21 +458,17 @@ static int write_counts(struct expo *out, const struct tcp_state *s)
 	return err ? err : sessions_write_pool(out, &p, 2, names, values);
 }
 
-static int tcp_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int tcp_collect(void *state, struct collect_ctx *ctx)
 {
 	struct tcp_state *s = state;
 	int err;
 
 	if (!s->cfg->tcp.pool)
 		return 0;
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
 	memset(s->counts, 0, s->cfg->tcp.n_ports * sizeof(*s->counts));
-	err = count_all(s, deadline);
+	err = count_all(s, ctx);
 	if (!err)
-		err = write_counts(out, s);
-	pthread_mutex_unlock(&s->lock);
+		err = write_counts(ctx->out, s);
 	return err;
 }
 

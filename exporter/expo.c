@@ -26,7 +26,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "array_size.h"
 
 /* Room for the longest value: "-1.7976931348623157e+308" and a NUL. */
 #define VALUE_BUF 32

@@ -19,9 +19,7 @@
 #include <unistd.h>
 
 #include "basic_auth.h"
-#include "collectors/collector.h"
 #include "conn_guard.h"
-#include "config.h"
 #include "expo.h"
 #include "http_tls.h"
 #include "log.h"
@@ -229,6 +227,19 @@ static void html_raw(char *page, size_t cap, size_t *len, const char *fmt, ...)
 		*len = *len + (size_t)n < cap ? *len + (size_t)n : cap - 1;
 }
 
+struct landing {
+	char *page;
+	size_t len;
+};
+
+static void landing_collector(void *arg, const char *name, const char *help, bool on)
+{
+	struct landing *p = arg;
+
+	html_raw(p->page, LANDING_PAGE_MAX, &p->len, "<li><b>%s</b> %s: %s</li>\n", name,
+		 on ? "on" : "off", help);
+}
+
 static enum MHD_Result serve_landing(const struct listener *l, struct MHD_Connection *c)
 {
 	const struct http_server *srv = l->srv;
@@ -248,14 +259,17 @@ static enum MHD_Result serve_landing(const struct listener *l, struct MHD_Connec
 		 MEMTIDE_VERSION, MEMTIDE_REVISION);
 	html_escaped(page, LANDING_PAGE_MAX, &len, srv->opts.telemetry_path);
 	html_raw(page, LANDING_PAGE_MAX, &len, "\">Metrics</a></p>\n<h2>Collectors</h2>\n<ul>\n");
-	for (size_t i = 0; rt && i < collectors_count; i++) {
-		html_raw(page, LANDING_PAGE_MAX, &len, "<li><b>%s</b> %s: %s</li>\n",
-			 collectors[i]->name, rt->enabled[i] ? "on" : "off", collectors[i]->help);
+	if (rt) {
+		struct landing p = {.page = page, .len = len};
+
+		runtime_each_collector(rt, landing_collector, &p);
+		len = p.len;
 	}
 	html_raw(page, LANDING_PAGE_MAX, &len, "</ul>\n<h2>Configuration</h2>\n<p>");
 	html_escaped(page, LANDING_PAGE_MAX, &len,
-		     rt && rt->cfg->path ? rt->cfg->path
-					 : "no config file: every process, grouped by comm");
+		     rt && runtime_config_path(rt)
+			 ? runtime_config_path(rt)
+			 : "no config file: every process, grouped by comm");
 	html_raw(page, LANDING_PAGE_MAX, &len, "</p>\n</body></html>\n");
 	runtime_put(rt);
 	return respond(l, c, MHD_HTTP_OK, "text/html; charset=utf-8", page, len, true);

@@ -115,11 +115,12 @@ static void format_time(char *out, size_t len)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-void log_write(enum log_level level, const char *msg, ...)
+/* One line: ts, level, msg, then the tag (when tag_key is not NULL), then the pairs in ap. */
+static void write_line(enum log_level level, const char *msg, const char *tag_key,
+		       const char *tag_value, va_list ap)
 {
 	struct line l = {.len = 0};
 	char ts[96];
-	va_list ap;
 	const char *key;
 	int saved_errno = errno;
 
@@ -129,13 +130,13 @@ void log_write(enum log_level level, const char *msg, ...)
 	put_field(&l, "ts", ts, true);
 	put_field(&l, "level", level_names[level], false);
 	put_field(&l, "msg", msg, false);
-	va_start(ap, msg);
+	if (tag_key)
+		put_field(&l, tag_key, tag_value ? tag_value : "", false);
 	while ((key = va_arg(ap, const char *)) != NULL) {
 		const char *value = va_arg(ap, const char *);
 
 		put_field(&l, key, value ? value : "", false);
 	}
-	va_end(ap);
 	if (json_format)
 		l.buf[l.len++] = '}';
 	l.buf[l.len++] = '\n';
@@ -143,4 +144,19 @@ void log_write(enum log_level level, const char *msg, ...)
 	if (write(STDERR_FILENO, l.buf, l.len) < 0)
 		(void)0;
 	errno = saved_errno;
+}
+
+void log_write(enum log_level level, const char *msg, ...)
+{
+	va_list ap;
+
+	va_start(ap, msg);
+	write_line(level, msg, NULL, NULL, ap);
+	va_end(ap);
+}
+
+void log_vwrite_tagged(enum log_level level, const char *msg, const char *tag_key,
+		       const char *tag_value, va_list ap)
+{
+	write_line(level, msg, tag_key, tag_value, ap);
 }

@@ -45,7 +45,7 @@ struct flags {
 	const char *log_format;
 	bool once;
 	bool no_openmetrics;
-	bool enabled[RUNTIME_MAX_COLLECTORS];
+	bool enabled[COLLECTORS_MAX];
 };
 
 enum {
@@ -247,7 +247,7 @@ static int apply_option(struct flags *f, int opt, const char *arg)
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-	char names[2 * RUNTIME_MAX_COLLECTORS][64];
+	char names[2 * COLLECTORS_MAX][64];
 	struct option *options = build_options(names);
 	int opt, rc = 0;
 

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <yaml.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "array_size.h"
 
 /* These files are a few hundred bytes; the cap only stops a wrong path (a
  * log, a core file) from being read whole. */

@@ -20,7 +20,7 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? \S+')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\]|\\.)*"')
 # Counters of events (a process that exited mid-scrape, a file unreadable):
 # their TYPE line is always printed, their samples only once an event happened.
-EVENT_FAMILIES = {"memtide_scrape_errors_total"}
+EVENT_FAMILIES = {"memtide_scrape_errors_total", "memtide_collector_housekeeping_total"}
 SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
 
 

@@ -17,9 +17,8 @@
 
 #include <cmocka.h>
 
+#include "exporter/array_size.h"
 #include "exporter/config.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A config file written for one test; removed by load_text. */
 static void write_tmp(char *path, size_t pathlen, const char *text, size_t len)
