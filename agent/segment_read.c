@@ -207,7 +207,7 @@ static void age_account(struct memtide_seg_pool_snapshot *p, int64_t *sums, int6
 	if (age < 0)
 		age = 0;
 	for (k = 0; k < MEMTIDE_SEG_AGE_BUCKETS; k++)
-		if (age >= age_bucket_seconds[k])
+		if (memtide_seg_age_counts((double)age, age_bucket_seconds[k]))
 			sums[k] += count;
 	if (count > 0 && age > *oldest)
 		*oldest = age;

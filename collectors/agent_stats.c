@@ -389,7 +389,6 @@ static int write_pool_family(const struct agent_stats *st, struct expo *out, con
 
 static int write_ages(const struct agent_stats *st, struct expo *out)
 {
-	static const unsigned buckets[MEMTIDE_SEG_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
 	int err = expo_family(out, SESSIONS_BY_AGE, EXPO_GAUGE, SESSIONS_BY_AGE_HELP);
 
 	for (size_t i = 0; i < st->n_pools && !err; i++) {
@@ -398,7 +397,7 @@ static int write_ages(const struct agent_stats *st, struct expo *out)
 		for (size_t b = 0; b < MEMTIDE_SEG_AGE_BUCKETS && p->tickets && !err; b++) {
 			char older[16];
 
-			snprintf(older, sizeof(older), "%u", buckets[b]);
+			snprintf(older, sizeof(older), "%.0f", sessions_age_buckets[b]);
 			err = expo_sample(out, p->by_age[b], "source", "agent", "group",
 					  st->groups[p->group].name, "pool", p->name,
 					  "older_than_seconds", older, NULL);

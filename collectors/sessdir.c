@@ -97,7 +97,8 @@ static void count_file(struct dir_scan *sc, const struct stat *st)
 	sc->bytes += (double)st->st_size;
 	if (age > sc->oldest_age)
 		sc->oldest_age = age;
-	for (size_t b = 0; b < SESSIONS_AGE_BUCKETS && age > sessions_age_buckets[b]; b++)
+	for (size_t b = 0;
+	     b < SESSIONS_AGE_BUCKETS && memtide_seg_age_counts(age, sessions_age_buckets[b]); b++)
 		sc->older_than[b]++;
 }
 

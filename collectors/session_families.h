@@ -12,12 +12,16 @@
 
 #include <stddef.h>
 
+#include "agent/segment.h"
+
 struct expo;
 
-#define SESSIONS_AGE_BUCKETS 6
+/* The buckets of the segment ABI (agent/segment.h), so that every source
+ * has the same: 1 min, 5 min, 15 min, 1 h, 4 h, 1 d. A session counts under a
+ * bucket when memtide_seg_age_counts(age, bound). */
+#define SESSIONS_AGE_BUCKETS MEMTIDE_SEG_AGE_BUCKETS
 
-/* Upper bounds of the age buckets, in seconds: 1 min, 5 min, 15 min, 1 h, 4 h, 1 d. */
-static const double sessions_age_buckets[SESSIONS_AGE_BUCKETS] = {60, 300, 900, 3600, 14400, 86400};
+static const double sessions_age_buckets[SESSIONS_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
 
 #define SESSIONS_LIVE "memtide_sessions_live"
 #define SESSIONS_LIVE_HELP "Live sessions now."

@@ -32,7 +32,10 @@ struct event_counts {
 	} entries[EVENT_REASONS_MAX];
 };
 
-#define EVENT_COUNTS_INIT {.lock = PTHREAD_MUTEX_INITIALIZER}
+#define EVENT_COUNTS_INIT                                                                          \
+	{                                                                                          \
+		.lock = PTHREAD_MUTEX_INITIALIZER                                                  \
+	}
 
 void event_counts_inc(struct event_counts *c, const char *reason);
 
