@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <microhttpd.h>
@@ -23,10 +22,10 @@
 #include "expo.h"
 #include "http_tls.h"
 #include "log.h"
+#include "memory_policy.h"
 #include "negotiate.h"
 #include "runtime.h"
 #include "scrape.h"
-#include "stack_release.h"
 #include "webconfig.h"
 
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
@@ -187,11 +186,8 @@ static enum MHD_Result serve_metrics_bounded(const struct listener *l, struct MH
 	} else {
 		ret = serve_metrics(l, c);
 	}
-	/* The last scrape out returns the heap's free pages: what a scrape
-	 * freed stays free until the next, and holes in the heap would
-	 * otherwise stay resident. */
 	if (__atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL) == 0)
-		malloc_trim(0);
+		memory_policy_scrapes_idle();
 	return ret;
 }
 
@@ -346,7 +342,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
 	(void)con_cls;
 	(void)code;
 	conn_guard_busy(l->guard, slot_of(c), c, false);
-	stack_release_below_caller();
+	memory_policy_request_done();
 }
 
 /* Enters connections into the listener's guard as they open, takes them out as they close. */

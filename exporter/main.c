@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,6 +21,7 @@
 #include "expo.h"
 #include "http.h"
 #include "log.h"
+#include "memory_policy.h"
 #include "runtime.h"
 #include "scrape.h"
 #include "webconfig.h"
@@ -406,20 +406,6 @@ static void serve(const struct flags *f, struct http_server **servers, const sig
 	}
 }
 
-/*
- * The exporter's own memory is a metric it publishes and a promise it makes:
- * one arena rather than one per thread (scrapes are short and few), and large
- * buffers (a scrape's rendering) straight from mmap, returned when freed,
- * instead of glibc's thresholds that grow after every large free and keep
- * the memory.
- */
-static void limit_allocator_retention(void)
-{
-	mallopt(M_ARENA_MAX, 1);
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
-}
-
 int main(int argc, char **argv)
 {
 	struct flags f = {.telemetry_path = "/metrics",
@@ -437,7 +423,9 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc;
 
-	limit_allocator_retention();
+	if (memory_policy_init() < 0)
+		log_warn("the allocator refused a retention limit; freed memory may stay resident",
+			 NULL);
 	rc = parse_flags(argc, argv, &f);
 	if (rc != 0)
 		return rc > 0 ? 0 : EXIT_USAGE;

@@ -94,10 +94,14 @@ static void no_release(void *state)
 	(void)state;
 }
 
-static const struct collector fast = {.name = "fast", .help = "", .collect = fast_collect, .release = no_release};
-static const struct collector stalled = {.name = "stalled", .help = "", .collect = stalled_collect, .release = no_release};
-static const struct collector partial = {.name = "partial", .help = "", .collect = partial_collect, .release = no_release};
-static const struct collector failing = {.name = "failing", .help = "", .collect = failing_collect, .release = no_release};
+static const struct collector fast = {
+    .name = "fast", .help = "", .collect = fast_collect, .release = no_release};
+static const struct collector stalled = {
+    .name = "stalled", .help = "", .collect = stalled_collect, .release = no_release};
+static const struct collector partial = {
+    .name = "partial", .help = "", .collect = partial_collect, .release = no_release};
+static const struct collector failing = {
+    .name = "failing", .help = "", .collect = failing_collect, .release = no_release};
 
 /* A runtime of the test's collectors, lanes from 8 up (the registry's are below). */
 static struct runtime *make_runtime(const struct collector *const *list, size_t n)
@@ -136,13 +140,17 @@ static void test_finished_collectors_are_published(void **state)
 	assert_non_null(strstr(text, "memtide_scrape_collector_success{collector=\"fast\"} 1\n"));
 	/* Partial: published, success 0, its error and housekeeping counted apart. */
 	assert_non_null(strstr(text, "\ntest_partial 2\n"));
-	assert_non_null(strstr(text, "memtide_scrape_collector_success{collector=\"partial\"} 0\n"));
+	assert_non_null(
+	    strstr(text, "memtide_scrape_collector_success{collector=\"partial\"} 0\n"));
 	assert_non_null(strstr(text, "memtide_scrape_errors_total{collector=\"partial\","
 				     "reason=\"source_unreadable\"} 1\n"));
-	assert_non_null(strstr(text, "memtide_collector_housekeeping_total{collector=\"partial\",action=\"tidied\"} 1\n"));
+	assert_non_null(strstr(
+	    text,
+	    "memtide_collector_housekeeping_total{collector=\"partial\",action=\"tidied\"} 1\n"));
 	/* Failed: what it wrote is discarded. */
 	assert_null(strstr(text, "test_failed"));
-	assert_non_null(strstr(text, "memtide_scrape_collector_success{collector=\"failing\"} 0\n"));
+	assert_non_null(
+	    strstr(text, "memtide_scrape_collector_success{collector=\"failing\"} 0\n"));
 	free(text);
 	runtime_put(rt);
 }
@@ -159,7 +167,8 @@ static void test_deadline_answers_without_a_stalled_collector(void **state)
 	gate_wait(&stalled_entered);
 	assert_non_null(strstr(text, "\ntest_fast 1\n"));
 	assert_null(strstr(text, "test_stalled"));
-	assert_non_null(strstr(text, "memtide_scrape_collector_success{collector=\"stalled\"} 0\n"));
+	assert_non_null(
+	    strstr(text, "memtide_scrape_collector_success{collector=\"stalled\"} 0\n"));
 	assert_non_null(strstr(text, "memtide_scrape_errors_total{collector=\"stalled\","
 				     "reason=\"deadline\"} 1\n"));
 	free(text);
