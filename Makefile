@@ -37,7 +37,7 @@ BENCH_PACKAGES := prometheus-process-exporter
 PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2
 # Recursive (=) on purpose: evaluated when a recipe runs, after ensure-packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-# RE2 (exporter/cmdline_re.cc) is C++: its runtime comes with it.
+# RE2 (collectors/cmdline_re.cc) is C++: its runtime comes with it.
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lstdc++
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
@@ -60,7 +60,7 @@ LDFLAGS += -pthread $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
 
 EXPORTER_SRCS := $(wildcard exporter/*.c) $(wildcard collectors/*.c)
 EXPORTER_LIB_SRCS := $(filter-out exporter/main.c,$(EXPORTER_SRCS))
-EXPORTER_CXX_SRCS := $(wildcard exporter/*.cc)
+EXPORTER_CXX_SRCS := $(wildcard exporter/*.cc) $(wildcard collectors/*.cc)
 EXPORTER_LIB_OBJS := $(EXPORTER_LIB_SRCS:%.c=$(BUILD)/%.o) $(EXPORTER_CXX_SRCS:%.cc=$(BUILD)/%.o)
 EXPORTER := $(BUILD)/memtide_exporter
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

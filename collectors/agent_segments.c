@@ -31,6 +31,7 @@
 #include "agent_stats.h"
 #include "collector.h"
 #include "exporter/config.h"
+#include "process_config.h"
 #include "exporter/expo.h"
 #include "ident.h"
 #include "exporter/log.h"
@@ -357,7 +358,7 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 {
 	struct pids_fetch *f = procps_pids_select(s->info, pids, n, PIDS_SELECT_PID);
-	char group[CONFIG_GROUP_NAME_MAX];
+	char group[PROCESS_GROUP_NAME_MAX];
 
 	if (!f) {
 		collect_error(s->ctx, "proc");

@@ -12,7 +12,7 @@
 #include "session_families.h"
 
 struct agent_group {
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 	double processes, live_bytes, live_objects, allocs, frees, allocated;
 	double heap_system, heap_free, heap_releasable;
 	bool has_heap;
@@ -27,7 +27,7 @@ struct agent_pool {
 
 /* Counters of exited processes; pool[0] == '\0' holds the allocator's. */
 struct agent_retired {
-	char group[CONFIG_GROUP_NAME_MAX];
+	char group[PROCESS_GROUP_NAME_MAX];
 	char pool[MEMTIDE_SEG_POOL_NAME];
 	uint64_t c[3]; /* allocs, frees, bytes; or opened, closed */
 };

@@ -22,6 +22,7 @@
 #include "exporter/log.h"
 
 struct config;
+struct config_section;
 struct expo;
 struct event_counts;
 
@@ -70,6 +71,8 @@ struct collector {
 	const char *name; /* "process", "system", "self", ... */
 	const char *help; /* one line for --help and the landing page */
 	bool enabled_by_default;
+	/* Its part of the config file (config_section.h); NULL: it has none. */
+	const struct config_section *config;
 	/* Builds the state for one config. Returns 0 or a negative errno. */
 	int (*init)(void **state, const struct config *cfg);
 	/*

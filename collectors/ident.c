@@ -6,6 +6,7 @@
 
 #include "cgroup_limit.h"
 #include "exporter/config.h"
+#include "process_config.h"
 #include "procfs.h"
 
 #define COMM_BYTES 64	       /* the kernel's TASK_COMM_LEN is 16 */
@@ -14,10 +15,13 @@
 void ident_items(const struct config *cfg, enum pids_item *items)
 {
 	items[IDENT_COMM] = PIDS_CMD;
-	items[IDENT_EXE] = cfg->needs & CONFIG_NEEDS_EXE ? PIDS_EXE : PIDS_noop;
-	items[IDENT_CMDLINE] = cfg->needs & CONFIG_NEEDS_CMDLINE ? PIDS_CMDLINE : PIDS_noop;
-	items[IDENT_USER] = cfg->needs & CONFIG_NEEDS_USER ? PIDS_ID_EUSER : PIDS_noop;
-	items[IDENT_CGROUP] = cfg->needs & CONFIG_NEEDS_CGROUP ? PIDS_CGROUP : PIDS_noop;
+	items[IDENT_EXE] = process_settings(cfg)->needs & PROCESS_NEEDS_EXE ? PIDS_EXE : PIDS_noop;
+	items[IDENT_CMDLINE] =
+	    process_settings(cfg)->needs & PROCESS_NEEDS_CMDLINE ? PIDS_CMDLINE : PIDS_noop;
+	items[IDENT_USER] =
+	    process_settings(cfg)->needs & PROCESS_NEEDS_USER ? PIDS_ID_EUSER : PIDS_noop;
+	items[IDENT_CGROUP] =
+	    process_settings(cfg)->needs & PROCESS_NEEDS_CGROUP ? PIDS_CGROUP : PIDS_noop;
 }
 
 static const char *str_field(struct pids_stack *stack, int pos)
@@ -70,16 +74,21 @@ int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int
 	char cgroup[1024] = "/", comm[COMM_BYTES];
 	struct proc_ident id;
 
-	if (cfg->needs & CONFIG_NEEDS_CGROUP)
+	if (process_settings(cfg)->needs & PROCESS_NEEDS_CGROUP)
 		raw_cgroup(cfg, pid, str_field(stack, first + IDENT_CGROUP), cgroup,
 			   sizeof(cgroup));
 	id = (struct proc_ident){
 	    .comm = raw_comm(cfg, pid, stack->head[first + IDENT_COMM].result.str, comm),
-	    .exe = cfg->needs & CONFIG_NEEDS_EXE ? str_field(stack, first + IDENT_EXE) : NULL,
-	    .cmdline =
-		cfg->needs & CONFIG_NEEDS_CMDLINE ? str_field(stack, first + IDENT_CMDLINE) : NULL,
-	    .user = cfg->needs & CONFIG_NEEDS_USER ? str_field(stack, first + IDENT_USER) : NULL,
+	    .exe = process_settings(cfg)->needs & PROCESS_NEEDS_EXE
+		       ? str_field(stack, first + IDENT_EXE)
+		       : NULL,
+	    .cmdline = process_settings(cfg)->needs & PROCESS_NEEDS_CMDLINE
+			   ? str_field(stack, first + IDENT_CMDLINE)
+			   : NULL,
+	    .user = process_settings(cfg)->needs & PROCESS_NEEDS_USER
+			? str_field(stack, first + IDENT_USER)
+			: NULL,
 	    .cgroup = cgroup,
 	};
-	return config_match(cfg, &id, group, len);
+	return process_match(cfg, &id, group, len);
 }

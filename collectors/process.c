@@ -23,6 +23,7 @@
 #include "cgroup_limit.h"
 #include "collector.h"
 #include "exporter/config.h"
+#include "process_config.h"
 #include "exporter/expo.h"
 #include "ident.h"
 #include "proc_cache.h"
@@ -50,7 +51,7 @@ enum field {
 
 /* One matched process of the current scrape. */
 struct proc_rec {
-	char group[CONFIG_GROUP_NAME_MAX];
+	char group[PROCESS_GROUP_NAME_MAX];
 	double resident, anonymous, swap, virt, threads, start_time, limit, fds;
 	double pss, uss;
 	bool want_pss, has_pss; /* PSS asked for; and read */
@@ -208,7 +209,7 @@ static bool match_process(struct process_state *s, struct pids_stack *st, struct
 			sizeof(rec->group));
 	if (m < 0)
 		return false;
-	rec->want_pss = s->cfg->groups[m].pss;
+	rec->want_pss = process_settings(s->cfg)->groups[m].pss;
 	return true;
 }
 
@@ -327,7 +328,8 @@ static int reap(struct process_state *s)
 	}
 	cgroup_limits_reset(s->limits);
 	fill_from_cache(s, s->limit_cache, LIMIT_MAX_AGE, s->want_limit, n, false);
-	fill_from_cache(s, s->pss_cache, s->cfg->pss_max_age, s->want_pss, n_pss, true);
+	fill_from_cache(s, s->pss_cache, process_settings(s->cfg)->pss_max_age, s->want_pss, n_pss,
+			true);
 	return (int)n;
 }
 
@@ -463,6 +465,7 @@ const struct collector process_collector = {
     .name = NAME,
     .help = "memory, fds and threads of process groups (libproc2)",
     .enabled_by_default = true,
+    .config = &process_section,
     .init = process_init,
     .collect = process_collect,
     .release = process_release,

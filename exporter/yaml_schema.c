@@ -165,6 +165,24 @@ int yaml_parse_mapping(struct yaml_loader *ld, yaml_node_t *node, const char *wh
 	return 0;
 }
 
+int yaml_parse_node(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	(void)ld;
+	(void)key;
+	*(yaml_node_t **)field = value;
+	return 0;
+}
+
+int yaml_missing(struct yaml_loader *ld, const yaml_node_t *node, const char *what, const char *key)
+{
+	return yaml_fail(ld, yaml_line(node), "%s: missing required key \"%s\"", what, key);
+}
+
+const char *yaml_scalar(const yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
 /* Checks that a value is a usable string and stores the node. */
 int yaml_parse_string(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {

@@ -70,6 +70,16 @@ int yaml_parse_mapping(struct yaml_loader *ld, yaml_node_t *node, const char *wh
 int yaml_parse_string(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
 int yaml_parse_bool(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
 
+/* Stores a node of any kind; the caller's builder checks it. */
+int yaml_parse_node(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
+
+/* A required key that the mapping at `node` (named `what`) lacks: -EINVAL. */
+int yaml_missing(struct yaml_loader *ld, const yaml_node_t *node, const char *what,
+		 const char *key);
+
+/* A scalar node's text, NUL-terminated. */
+const char *yaml_scalar(const yaml_node_t *node);
+
 /* Copies a scalar's text to *out; leaves *out alone when node is NULL. */
 int yaml_dup_scalar(const yaml_node_t *node, char **out);
 

@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * matcher: assigning a process to its group and naming the group.
+ * process_match: assigning a process to its group and naming the group.
  *
  * This runs for every process on every scrape, so it only executes what
- * config_load compiled: globs, regexes with the capture count the name needs,
+ * process_config.c compiled at load: globs, regexes with the capture count the name needs,
  * and name templates already split into parts. The regex runs in time linear
  * in the command line (cmdline_re.h): a local user's crafted arguments cannot
  * make it backtrack.
  */
+#include "process_config.h"
+
 #include "cmdline_re.h"
-#include "config.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "exporter/utf8.h"
 
 /* Captures a name can refer to: {0}..{9}. */
 #define MAX_MATCH 10
@@ -172,18 +173,19 @@ static void expand(const struct group_matcher *m, const struct proc_ident *p,
 	}
 }
 
-int config_match(const struct config *cfg, const struct proc_ident *p, char *name, size_t namelen)
+int process_match(const struct config *cfg, const struct proc_ident *p, char *name, size_t namelen)
 {
+	const struct process_settings *ps = process_settings(cfg);
 	struct name_buf b = {.s = name, .cap = namelen};
 	struct cmdline_re_span pm[MAX_MATCH];
 
 	if (!namelen)
 		return -1;
-	if (b.cap > CONFIG_GROUP_NAME_MAX)
-		b.cap = CONFIG_GROUP_NAME_MAX;
+	if (b.cap > PROCESS_GROUP_NAME_MAX)
+		b.cap = PROCESS_GROUP_NAME_MAX;
 	name[0] = '\0';
-	for (size_t i = 0; i < cfg->n_groups; i++) {
-		const struct group_matcher *m = &cfg->groups[i];
+	for (size_t i = 0; i < ps->n_groups; i++) {
+		const struct group_matcher *m = &ps->groups[i];
 
 		if (!matcher_matches(m, p, pm))
 			continue;
