@@ -21,7 +21,7 @@ struct config_section {
 	/* A top-level key ("process"), or one under a top-level key that
 	 * groups sections ("sessions.tcp"). */
 	const char *key;
-	size_t size; /* bytes of the settings */
+	size_t size;		      /* bytes of the settings */
 	void (*init)(void *settings); /* the defaults; NULL: all zero */
 	/* The key's value; the same contract as a struct yaml_key handler. */
 	int (*parse)(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *settings);

@@ -21,7 +21,6 @@
 #include "exporter/config.h"
 #include "exporter/yaml_schema.h"
 
-
 /* What one process.groups entry says, before it is compiled into a matcher. */
 struct group_draft {
 	yaml_node_t *name;
