@@ -31,6 +31,7 @@
 #include "agent_stats.h"
 #include "collector.h"
 #include "exporter/config.h"
+#include "exporter/dynbuf.h"
 #include "process_config.h"
 #include "exporter/expo.h"
 #include "ident.h"
@@ -56,6 +57,8 @@
 #define SWEEP_HEADERS 512
 /* Items handled between two looks at the clock. */
 #define DEADLINE_EVERY 64
+/* The kernel's limit on pids (PID_MAX_LIMIT): /proc lists no more. */
+#define PIDS_MAX ((size_t)1 << 22)
 /* Seconds between two log lines saying that a cap was reached. */
 #define CAP_LOG_SECONDS 60
 
@@ -70,7 +73,7 @@ struct agent_state {
 	unsigned *live; /* pids of the processes in /proc, sorted */
 	size_t n_live, cap_live;
 	unsigned *want; /* those that have a segment */
-	size_t n_want;
+	size_t n_want, cap_want;
 	DIR *sweep;	      /* the agent directory, read on from scrape to scrape */
 	uint64_t budget;      /* bytes this scrape may still copy */
 	uint64_t bytes_read;  /* copied from segments, ever */
@@ -175,17 +178,10 @@ static int list_live(struct agent_state *s)
 
 		if (!pid)
 			continue;
-		if (s->n_live == s->cap_live) {
-			size_t cap = s->cap_live ? s->cap_live * 2 : 1024;
-			unsigned *grown = realloc(s->live, cap * sizeof(*grown));
-
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			s->live = grown;
-			s->cap_live = cap;
-		}
+		err = dynarray_reserve((void **)&s->live, &s->cap_live, s->n_live + 1,
+				       sizeof(*s->live), PIDS_MAX);
+		if (err)
+			break;
 		s->live[s->n_live++] = pid;
 		errno = 0;
 	}
@@ -217,11 +213,11 @@ static bool has_segment(int dirfd, unsigned pid)
 /* Fills s->want with the live pids that have a segment. */
 static int find_wanted(struct agent_state *s, int dirfd)
 {
-	unsigned *want = realloc(s->want, (s->n_live + 1) * sizeof(*want));
+	int err = dynarray_reserve((void **)&s->want, &s->cap_want, s->n_live + 1, sizeof(*s->want),
+				   PIDS_MAX + 1);
 
-	if (!want)
-		return -ENOMEM;
-	s->want = want;
+	if (err)
+		return err;
 	s->n_want = 0;
 	for (size_t i = 0; i < s->n_live; i++) {
 		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && collect_past_deadline(s->ctx))

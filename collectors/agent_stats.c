@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporter/dynbuf.h"
 #include "exporter/expo.h"
 #include "agent/segment_read.h"
 #include "session_families.h"
@@ -33,24 +34,14 @@ struct agent_retired {
 };
 
 /* Makes room for one more element in a growable array. */
-static int reserve(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap;
-	void *p;
+/* Records of one kind: a process's pools at worst times the processes; the
+ * cap only stops a runaway. */
+#define AGENT_STATS_MAX ((size_t)1 << 24)
 
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
+/* Room for one more record in st->arr, which holds st->n. */
 #define RESERVE(st, arr, n, cap)                                                                   \
-	reserve((void **)&(st)->arr, &(st)->cap, (st)->n, sizeof(*(st)->arr))
+	dynarray_reserve((void **)&(st)->arr, &(st)->cap, (st)->n + 1, sizeof(*(st)->arr),         \
+			 AGENT_STATS_MAX)
 
 void agent_stats_begin(struct agent_stats *st)
 {

@@ -24,6 +24,7 @@
 #include "collector.h"
 #include "exporter/config.h"
 #include "process_config.h"
+#include "exporter/dynbuf.h"
 #include "exporter/expo.h"
 #include "ident.h"
 #include "proc_cache.h"
@@ -77,7 +78,7 @@ struct process_state {
 	double boot_time, hertz;
 	struct proc_rec *recs; /* reused across scrapes; grows with the process count */
 	struct proc_reading *want_pss, *want_limit;
-	size_t cap;
+	size_t cap_recs, cap_want_pss, cap_want_limit;
 };
 
 static void reap_items(const struct config *cfg, bool swap, enum pids_item *items)
@@ -238,27 +239,22 @@ static void read_process(struct process_state *s, struct pids_stack *st, struct 
 	rec->fds = err == 0 ? (double)fds : 0;
 }
 
+/* The kernel's limit on pids (PID_MAX_LIMIT), and so on processes a reap lists. */
+#define PROCESSES_MAX ((size_t)1 << 22)
+
 /* Grows the per-scrape buffers to n processes; they are kept for the next scrape. */
 static int grow_buffers(struct process_state *s, size_t n)
 {
-	struct proc_rec *r;
-	struct proc_reading *wp, *wl;
+	int err;
 
-	if (n <= s->cap)
-		return 0;
-	r = realloc(s->recs, n * sizeof(*r));
-	if (r)
-		s->recs = r;
-	wp = realloc(s->want_pss, n * sizeof(*wp));
-	if (wp)
-		s->want_pss = wp;
-	wl = realloc(s->want_limit, n * sizeof(*wl));
-	if (wl)
-		s->want_limit = wl;
-	if (!r || !wp || !wl)
-		return -ENOMEM;
-	s->cap = n;
-	return 0;
+	err = dynarray_reserve((void **)&s->recs, &s->cap_recs, n, sizeof(*s->recs),
+			       PROCESSES_MAX + 1);
+	err = err
+		  ?: dynarray_reserve((void **)&s->want_pss, &s->cap_want_pss, n,
+				      sizeof(*s->want_pss), PROCESSES_MAX + 1);
+	return err
+		   ?: dynarray_reserve((void **)&s->want_limit, &s->cap_want_limit, n,
+				       sizeof(*s->want_limit), PROCESSES_MAX + 1);
 }
 
 /* Asks a cache for the readings in want, which index s->recs by tag. */

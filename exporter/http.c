@@ -19,6 +19,7 @@
 
 #include "basic_auth.h"
 #include "conn_guard.h"
+#include "dynbuf.h"
 #include "expo.h"
 #include "http_tls.h"
 #include "log.h"
@@ -40,7 +41,9 @@
  * silence) cannot take every thread from the Prometheus servers. */
 #define PER_ADDRESS_CONNECTION_LIMIT 64
 #define THREAD_STACK_SIZE (512u << 10)
-#define LANDING_PAGE_MAX 16384
+/* The landing page: two paths of up to PATH_MAX, six times longer escaped,
+ * and a line per collector. */
+#define LANDING_PAGE_MAX (64u << 10)
 
 /*
  * One libmicrohttpd daemon serving the server's socket with one web config.
@@ -191,84 +194,79 @@ static enum MHD_Result serve_metrics_bounded(const struct listener *l, struct MH
 	return ret;
 }
 
-/* Appends HTML-escaped text; the page buffer is bounded and cut, never overrun. */
-static void html_escaped(char *page, size_t cap, size_t *len, const char *s)
+/* Appends HTML-escaped text. */
+static int html_escaped(struct dynbuf *page, const char *s)
 {
-	for (; *s && *len + 7 < cap; s++) {
+	int err = 0;
+
+	for (; *s && !err; s++) {
 		const char *rep = *s == '<'   ? "&lt;"
 				  : *s == '>' ? "&gt;"
 				  : *s == '&' ? "&amp;"
 				  : *s == '"' ? "&quot;"
 					      : NULL;
 
-		if (rep) {
-			memcpy(page + *len, rep, strlen(rep));
-			*len += strlen(rep);
-		} else {
-			page[(*len)++] = *s;
-		}
+		err = rep ? dynbuf_addstr(page, rep) : dynbuf_add(page, s, 1);
 	}
-	page[*len] = '\0';
-}
-
-static void html_raw(char *page, size_t cap, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(page + *len, cap - *len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*len = *len + (size_t)n < cap ? *len + (size_t)n : cap - 1;
+	return err;
 }
 
 struct landing {
-	char *page;
-	size_t len;
+	struct dynbuf *page;
+	int err;
 };
 
 static void landing_collector(void *arg, const char *name, const char *help, bool on)
 {
 	struct landing *p = arg;
 
-	html_raw(p->page, LANDING_PAGE_MAX, &p->len, "<li><b>%s</b> %s: %s</li>\n", name,
-		 on ? "on" : "off", help);
+	if (!p->err)
+		p->err = dynbuf_addf(p->page, "<li><b>%s</b> %s: %s</li>\n", name,
+				     on ? "on" : "off", help);
+}
+
+/* The page's parts; a failed append has freed the page. */
+static int landing_page(const struct http_server *srv, struct runtime *rt, struct dynbuf *page)
+{
+	const char *path = rt ? runtime_config_path(rt) : NULL;
+	int err;
+
+	err = dynbuf_addf(page,
+			  "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>memtide "
+			  "exporter</title></head>\n<body><h1>memtide exporter</h1>\n<p>Version %s "
+			  "(%s). Process memory, allocator statistics and live sessions for "
+			  "Prometheus.</p>\n<p><a href=\"",
+			  MEMTIDE_VERSION, MEMTIDE_REVISION);
+	err = err ?: html_escaped(page, srv->opts.telemetry_path);
+	err = err ?: dynbuf_addstr(page, "\">Metrics</a></p>\n<h2>Collectors</h2>\n<ul>\n");
+	if (!err && rt) {
+		struct landing p = {.page = page};
+
+		runtime_each_collector(rt, landing_collector, &p);
+		err = p.err;
+	}
+	err = err ?: dynbuf_addstr(page, "</ul>\n<h2>Configuration</h2>\n<p>");
+	err = err
+		  ?: html_escaped(page,
+				  path ? path : "no config file: every process, grouped by comm");
+	return err ?: dynbuf_addstr(page, "</p>\n</body></html>\n");
 }
 
 static enum MHD_Result serve_landing(const struct listener *l, struct MHD_Connection *c)
 {
-	const struct http_server *srv = l->srv;
 	struct runtime *rt = runtime_current();
-	char *page = malloc(LANDING_PAGE_MAX);
-	size_t len = 0;
+	struct dynbuf page;
+	char *body;
+	size_t len;
+	int err;
 
-	if (!page) {
-		runtime_put(rt);
-		return MHD_NO;
-	}
-	html_raw(page, LANDING_PAGE_MAX, &len,
-		 "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>memtide exporter"
-		 "</title></head>\n<body><h1>memtide exporter</h1>\n<p>Version %s (%s). "
-		 "Process memory, allocator statistics and live sessions for Prometheus.</p>\n"
-		 "<p><a href=\"",
-		 MEMTIDE_VERSION, MEMTIDE_REVISION);
-	html_escaped(page, LANDING_PAGE_MAX, &len, srv->opts.telemetry_path);
-	html_raw(page, LANDING_PAGE_MAX, &len, "\">Metrics</a></p>\n<h2>Collectors</h2>\n<ul>\n");
-	if (rt) {
-		struct landing p = {.page = page, .len = len};
-
-		runtime_each_collector(rt, landing_collector, &p);
-		len = p.len;
-	}
-	html_raw(page, LANDING_PAGE_MAX, &len, "</ul>\n<h2>Configuration</h2>\n<p>");
-	html_escaped(page, LANDING_PAGE_MAX, &len,
-		     rt && runtime_config_path(rt)
-			 ? runtime_config_path(rt)
-			 : "no config file: every process, grouped by comm");
-	html_raw(page, LANDING_PAGE_MAX, &len, "</p>\n</body></html>\n");
+	dynbuf_init(&page, LANDING_PAGE_MAX);
+	err = landing_page(l->srv, rt, &page);
 	runtime_put(rt);
-	return respond(l, c, MHD_HTTP_OK, "text/html; charset=utf-8", page, len, true);
+	if (err)
+		return MHD_NO;
+	body = dynbuf_take(&page, &len);
+	return respond(l, c, MHD_HTTP_OK, "text/html; charset=utf-8", body, len, true);
 }
 
 /* Every path needs the credentials, as exporter-toolkit asks: the landing

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_size.h"
+
 #define LOG_LINE_MAX 4096
 
 static enum log_level min_level = LOGL_INFO;
@@ -20,7 +22,7 @@ int log_setup(const char *level, const char *format)
 {
 	int found = -1;
 
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++)
 		if (strcmp(level, level_names[i]) == 0)
 			found = (int)i;
 	if (found < 0)
@@ -32,7 +34,11 @@ int log_setup(const char *level, const char *format)
 	return 0;
 }
 
-/* A bounded line buffer: appends are cut at the end, never overflow. */
+/*
+ * A bounded line buffer on the caller's stack: appends are cut at the end,
+ * never overflow. Not a dynbuf on purpose: logging must not allocate, since
+ * it reports, among others, that memory ran out.
+ */
 struct line {
 	char buf[LOG_LINE_MAX];
 	size_t len;
