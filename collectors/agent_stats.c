@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporter/array_size.h"
 #include "exporter/dynbuf.h"
 #include "exporter/expo.h"
 #include "agent/segment_read.h"
+#include "group_families.h"
 #include "session_families.h"
 
 struct agent_group {
@@ -303,20 +305,13 @@ static void rotate(struct agent_stats *st)
 	st->n_procs = st->n_proc_pools = 0;
 }
 
-struct group_metric {
-	const char *name;
-	enum expo_type type;
-	const char *help;
-	size_t offset;
-	bool heap;
-};
-
 #define AG(name, type, field, heap, help)                                                          \
 	{                                                                                          \
-		name, type, help, offsetof(struct agent_group, field), heap                        \
+		name, type, help, offsetof(struct agent_group, field),                             \
+		    (heap) ? offsetof(struct agent_group, has_heap) : GROUP_ALWAYS                 \
 	}
 
-static const struct group_metric group_metrics[] = {
+static const struct group_family group_metrics[] = {
     AG("memtide_agent_processes", EXPO_GAUGE, processes, false,
        "Processes of the group with a live libmemtide segment."),
     AG("memtide_malloc_live_bytes", EXPO_GAUGE, live_bytes, false,
@@ -339,24 +334,17 @@ static const struct group_metric group_metrics[] = {
        "Releasable top of the heap (mallinfo2 keepcost)."),
 };
 
+static const char *agent_group_name(const void *record)
+{
+	return ((const struct agent_group *)record)->name;
+}
+
 static int write_groups(const struct agent_stats *st, struct expo *out)
 {
-	int err = 0;
+	const struct group_records recs = {st->groups, st->n_groups, sizeof(*st->groups),
+					   agent_group_name};
 
-	for (size_t m = 0; m < sizeof(group_metrics) / sizeof(group_metrics[0]) && !err; m++) {
-		const struct group_metric *gm = &group_metrics[m];
-
-		err = expo_family(out, gm->name, gm->type, gm->help);
-		for (size_t i = 0; i < st->n_groups && !err; i++) {
-			const struct agent_group *g = &st->groups[i];
-
-			if (gm->heap && !g->has_heap)
-				continue;
-			err = expo_sample(out, *(const double *)((const char *)g + gm->offset),
-					  "group", g->name, NULL);
-		}
-	}
-	return err;
+	return group_families_write(out, group_metrics, ARRAY_SIZE(group_metrics), &recs);
 }
 
 /* One family of per-pool values; ticket-only families skip pools counted by set. */

@@ -24,8 +24,10 @@
 #include "collector.h"
 #include "exporter/config.h"
 #include "process_config.h"
+#include "exporter/array_size.h"
 #include "exporter/dynbuf.h"
 #include "exporter/expo.h"
+#include "group_families.h"
 #include "ident.h"
 #include "proc_cache.h"
 #include "procfs.h"
@@ -374,19 +376,13 @@ static size_t aggregate(struct process_state *s, size_t n, struct group_agg *gro
 	return n_groups;
 }
 
-struct group_metric {
-	const char *name;
-	const char *help;
-	size_t offset;
-	bool pss_only;
-};
-
-#define GM(stem, field, pss, help)                                                                 \
+#define GM(stem, field, pss_only, help)                                                            \
 	{                                                                                          \
-		"memtide_group_" stem, help, offsetof(struct group_agg, field), pss                \
+		"memtide_group_" stem, EXPO_GAUGE, help, offsetof(struct group_agg, field),        \
+		    (pss_only) ? offsetof(struct group_agg, pss) : GROUP_ALWAYS                    \
 	}
 
-static const struct group_metric group_metrics[] = {
+static const struct group_family group_metrics[] = {
     GM("processes", processes, false, "Processes in the group."),
     GM("resident_bytes", resident, false, "Resident memory of the group (sum of VmRSS)."),
     GM("anonymous_bytes", anonymous, false,
@@ -412,25 +408,16 @@ static const struct group_metric group_metrics[] = {
     GM("threads", threads, false, "Threads of the group."),
 };
 
+static const char *group_agg_name(const void *record)
+{
+	return ((const struct group_agg *)record)->name;
+}
+
 static int emit(struct expo *out, const struct group_agg *groups, size_t n)
 {
-	int err = 0;
+	const struct group_records recs = {groups, n, sizeof(*groups), group_agg_name};
 
-	for (size_t m = 0; m < sizeof(group_metrics) / sizeof(group_metrics[0]); m++) {
-		const struct group_metric *gm = &group_metrics[m];
-
-		err = expo_family(out, gm->name, EXPO_GAUGE, gm->help);
-		for (size_t i = 0; i < n && err == 0; i++) {
-			const double *v = (const double *)((const char *)&groups[i] + gm->offset);
-
-			if (gm->pss_only && !groups[i].pss)
-				continue;
-			err = expo_sample(out, *v, "group", groups[i].name, NULL);
-		}
-		if (err)
-			return err;
-	}
-	return 0;
+	return group_families_write(out, group_metrics, ARRAY_SIZE(group_metrics), &recs);
 }
 
 static int process_collect(void *state, struct collect_ctx *ctx)
