@@ -301,8 +301,8 @@ static int read_pools(const unsigned char *b, const struct layout *l, int64_t no
 	return MEMTIDE_SEG_OK;
 }
 
-int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max_retries,
-			 struct memtide_seg_snapshot *out)
+enum memtide_seg_error memtide_segment_read(const void *buf, size_t len, uint64_t now,
+					    unsigned max_retries, struct memtide_seg_snapshot *out)
 {
 	const unsigned char *b = buf;
 	struct layout l;
@@ -340,7 +340,8 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	return read_pools(b, &l, (int64_t)now + out->clock_offset, out);
 }
 
-int memtide_segment_check_header(const void *hdr, size_t file_len, struct memtide_seg_extents *out)
+enum memtide_seg_error memtide_segment_check_header(const void *hdr, size_t file_len,
+						    struct memtide_seg_extents *out)
 {
 	const unsigned char *b = hdr;
 	uint32_t version, flags;
@@ -368,7 +369,7 @@ int memtide_segment_check_header(const void *hdr, size_t file_len, struct memtid
 	return MEMTIDE_SEG_OK;
 }
 
-const char *memtide_segment_strerror(int err)
+const char *memtide_segment_strerror(enum memtide_seg_error err)
 {
 	switch (err) {
 	case MEMTIDE_SEG_OK:

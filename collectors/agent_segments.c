@@ -289,9 +289,10 @@ static void remove_if_stale(struct agent_state *s, int dirfd, const char *name, 
 static int copy_segment(struct agent_state *s, int dirfd, const char *name, unsigned pid,
 			uid_t owner)
 {
+	enum memtide_seg_error verdict = MEMTIDE_SEG_OK;
 	struct segment_copy copy = {0};
 	const char *reason = NULL;
-	int err = 0;
+	int err;
 
 	/* A copy taken while the agent published mallinfo is torn: copy again. */
 	for (unsigned attempt = 0; attempt < COPY_ATTEMPTS; attempt++) {
@@ -303,16 +304,18 @@ static int copy_segment(struct agent_state *s, int dirfd, const char *name, unsi
 			agent_reject(s->ctx, s->cfg->agent_dir, name, pid, reason);
 		if (err)
 			return err;
-		err = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
-					   &s->snap);
+		verdict = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
+					       &s->snap);
 		segment_file_release(&copy);
-		if (err != MEMTIDE_SEG_EBUSY)
+		if (verdict != MEMTIDE_SEG_EBUSY)
 			break;
 	}
-	if (err == MEMTIDE_SEG_ENOTREADY)
+	/* The reader's verdict, turned into this file's vocabulary: -errno. */
+	if (verdict == MEMTIDE_SEG_ENOTREADY)
 		return -EAGAIN; /* being created right now: next scrape */
-	if (err) {
-		agent_reject(s->ctx, s->cfg->agent_dir, name, pid, memtide_segment_strerror(err));
+	if (verdict != MEMTIDE_SEG_OK) {
+		agent_reject(s->ctx, s->cfg->agent_dir, name, pid,
+			     memtide_segment_strerror(verdict));
 		return -EBADMSG;
 	}
 	return 0;

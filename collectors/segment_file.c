@@ -85,8 +85,8 @@ union header_buf {
 static int read_header(int fd, size_t file_len, union header_buf *hb,
 		       struct memtide_seg_extents *ext, const char **reason)
 {
+	enum memtide_seg_error verdict;
 	ssize_t n;
-	int err;
 
 	do
 		n = pread(fd, hb, sizeof(*hb), 0);
@@ -95,16 +95,11 @@ static int read_header(int fd, size_t file_len, union header_buf *hb,
 		*reason = "segment_unreadable";
 		return n < 0 ? -errno : -EIO;
 	}
-	err = memtide_segment_check_header(hb, file_len, ext);
-	if (err == MEMTIDE_SEG_ENOTREADY) {
-		*reason = memtide_segment_strerror(err);
-		return -EAGAIN;
-	}
-	if (err) {
-		*reason = memtide_segment_strerror(err);
-		return -EBADMSG;
-	}
-	return 0;
+	verdict = memtide_segment_check_header(hb, file_len, ext);
+	if (verdict == MEMTIDE_SEG_OK)
+		return 0;
+	*reason = memtide_segment_strerror(verdict);
+	return verdict == MEMTIDE_SEG_ENOTREADY ? -EAGAIN : -EBADMSG;
 }
 
 /* Copies the ranges the checked header says are in use; the header itself as checked. */
