@@ -423,12 +423,13 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc;
 
-	if (memory_policy_init() < 0)
-		log_warn("the allocator refused a retention limit; freed memory may stay resident",
-			 NULL);
 	rc = parse_flags(argc, argv, &f);
 	if (rc != 0)
 		return rc > 0 ? 0 : EXIT_USAGE;
+	/* Before any thread starts. A sanitizer's allocator refuses mallopt: the
+	 * exporter runs on, its memory only less tightly kept. */
+	if (memory_policy_init() < 0)
+		log_debug("the allocator refused a retention limit", NULL);
 	/* Blocked before any thread starts, so that only sigwait() sees them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
