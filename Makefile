@@ -5,6 +5,7 @@
 #   make test     install what the tests need, build, run every test
 #   make bench    run the benchmarks and write docs/benchmarks.md
 #   make soak     100,000 scrapes under process churn (minutes; see docs/reliability.md)
+#   make format   apply .clang-format to the C tree (make test checks it)
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS apiece
 #                 (BENCH_ONLY="process_bench agent_bench" reruns just those)
 #   make install  install under $(DESTDIR)$(PREFIX)
@@ -30,13 +31,13 @@ BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev
 	libgnutls28-dev libcrypt-dev g++ libre2-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
 	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox \
-	openssl
+	openssl clang-format
 BENCH_PACKAGES := prometheus-process-exporter
 
 PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2
 # Recursive (=) on purpose: evaluated when a recipe runs, after ensure-packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-# RE2 (exporter/cmdline_re.cc) is C++: its runtime comes with it.
+# RE2 (collectors/cmdline_re.cc) is C++: its runtime comes with it.
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lstdc++
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
@@ -46,32 +47,36 @@ else
 OPT := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 endif
 CFLAGS ?=
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(OPT) -Iexporter -Icollectors -Iagent \
+# -I. only: an include names its layer ("collectors/collector.h"), so the
+# reader knows which side of the house a header belongs to.
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(OPT) -I. \
 	-DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"$(REVISION)"'
 # The one C++ file, a shim over RE2: same warnings and sanitizers, no exceptions out.
 CXXFLAGS ?=
-CXXFLAGS += -std=c++17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow $(OPT) -Iexporter
+CXXFLAGS += -std=c++17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow $(OPT) -I.
 LDFLAGS ?=
 LDFLAGS += -pthread $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
 , := ,
 
 EXPORTER_SRCS := $(wildcard exporter/*.c) $(wildcard collectors/*.c)
 EXPORTER_LIB_SRCS := $(filter-out exporter/main.c,$(EXPORTER_SRCS))
-EXPORTER_CXX_SRCS := $(wildcard exporter/*.cc)
+EXPORTER_CXX_SRCS := $(wildcard exporter/*.cc) $(wildcard collectors/*.cc)
 EXPORTER_LIB_OBJS := $(EXPORTER_LIB_SRCS:%.c=$(BUILD)/%.o) $(EXPORTER_CXX_SRCS:%.cc=$(BUILD)/%.o)
 EXPORTER := $(BUILD)/memtide_exporter
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
--include alerts/alerts.mk
--include demo/demo.mk
--include agent/agent.mk
--include examples/leaky-webapp/webapp.mk
--include tests/soak/soak.mk
--include tests/compat/compat.mk
+# Required, in this order: a rule's prerequisites are expanded as it is read,
+# and webapp.mk's name agent.mk's library.
+include alerts/alerts.mk
+include demo/demo.mk
+include agent/agent.mk
+include examples/leaky-webapp/webapp.mk
+include tests/soak/soak.mk
+include tests/compat/compat.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
-	fuzz e2e-start e2e-wait bench install clean
+	fuzz format format-check e2e-start e2e-wait bench install clean
 
 all: build
 
@@ -142,13 +147,13 @@ FUZZ_CXX_OBJS := $(EXPORTER_CXX_SRCS:%.cc=build-fuzz/%.o)
 
 build-fuzz/%.o: %.cc | deps-test
 	@mkdir -p $(dir $@)
-	clang++ -std=c++17 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iexporter \
+	clang++ -std=c++17 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link -I. \
 		$(PKG_CFLAGS) -c -o $@ $<
 
 build-fuzz/%: tests/fuzz/%.c $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) | deps-test
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer -Iexporter \
-		-Icollectors -Iagent -DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer -I. \
+		-DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ $< $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) \
 		$(PKG_LIBS) -lm
 
@@ -162,11 +167,26 @@ fuzz: $(FUZZ_BINS)
 			|| { cat build-fuzz/$$n.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units|^Done' build-fuzz/$$n.log | tr '\n' ' '; echo; done
 
+# The tree follows .clang-format; `make format` applies it, `make test` checks it.
+# clang-format 14: the version the tree was formatted with (another version
+# may place a few line breaks elsewhere).
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' '*.cc' 2>/dev/null)
+
+format: deps-test
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check: deps-test
+	@$(CLANG_FORMAT) --version | grep -q 'version 14\.' || \
+		{ echo "format-check: needs clang-format 14, found: $$($(CLANG_FORMAT) --version)"; exit 1; }
+	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRCS) && echo "format-check: clean"
+
 # The unit and integration tests again, against an ASan+UBSan build.
 sanitize: deps-test
 	$(MAKE) BUILD=build-asan SAN=1 unit integration
 
 test: deps-test
+	$(MAKE) format-check
 	$(MAKE) e2e-start
 	$(MAKE) unit integration INTEGRATION_ARGS="--ignore=$(E2E_TEST)"
 	$(MAKE) sanitize

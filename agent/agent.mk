@@ -15,12 +15,15 @@ AGENT_DUMP := $(BUILD)/memtide-segment-dump
 AGENT_READER_OBJ := $(BUILD)/agent/segment_read.o
 AGENT_TEST_TARGETS := agent-test
 
-AGENT_LIB_SRCS := agent/agent.c agent/interpose.c agent/sessions.c agent/segment_write.c \
+AGENT_LIB_SRCS := agent/agent_main.c agent/interpose.c agent/session_api.c agent/segment_write.c \
 	agent/allocator.c agent/refresh.c agent/privdrop.c agent/reap.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/pic/%.o)
 AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle
 AGENT_PROG_BINS := $(AGENT_PROGS:%=$(BUILD)/tests/agent/%)
 AGENT_UNIT := $(BUILD)/tests/unit/test_segment
+# Programs built on the public API include <memtide.h> as they would once it
+# is installed; this finds it in the tree.
+AGENT_API_CFLAGS := -Iagent
 
 # The library and the programs preloaded with it: the project's flags without
 # the sanitizers, always optimised. Recursive on purpose: CFLAGS is final only
@@ -79,7 +82,7 @@ $(BUILD)/tests/agent/lifecycle: tests/agent/lifecycle.c
 
 $(BUILD)/tests/agent/%: tests/agent/%.c $(AGENT_LIB) agent/memtide.h agent/memtide_debug.h
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_PLAIN_CFLAGS) -o $@ $< -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lmemtide -pthread
+	$(CC) $(AGENT_PLAIN_CFLAGS) $(AGENT_API_CFLAGS) -o $@ $< -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lmemtide -pthread
 
 # The other test programs are not linked with the agent (it is preloaded); they
 # read their own segment with the reader (tests/agent/selfread.h).

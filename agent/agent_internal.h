@@ -4,12 +4,12 @@
  *
  *	interpose.c      the malloc family and the per-thread counting slots
  *	segment_write.c  creating, forking and removing the shared segment
- *	sessions.c       the session API
+ *	session_api.c    the session API
  *	allocator.c      which malloc the process uses: count or forward
  *	refresh.c        heartbeat and mallinfo2, from the allocation path
  *	privdrop.c       the set*id family: the segment follows the process's ids
  *	reap.c           the wait family: a reaped child's leftover segment goes
- *	agent.c          start-up, configuration, fork, exit
+ *	agent_main.c     start-up, configuration, fork, exit
  *
  * Everything here has hidden visibility: only memtide.h and the malloc family
  * are exported from libmemtide.so.
@@ -26,7 +26,7 @@
 
 #define MEMTIDE_EXPORT __attribute__((visibility("default")))
 
-/* Configuration, read once from the environment by agent.c. */
+/* Configuration, read once from the environment by agent_main.c. */
 struct agent_config {
 	bool debug;		    /* MEMTIDE_DEBUG=1 */
 	bool group_readable;	    /* MEMTIDE_GROUP_READABLE=1 */
@@ -130,7 +130,7 @@ void segment_unlink(void);
 void segment_heartbeat(struct memtide_seg_header *h, uint64_t now);
 void segment_publish_mallinfo(struct memtide_seg_header *h, uint64_t now);
 
-/* sessions.c */
+/* session_api.c */
 void sessions_fork_prepare(void);
 void sessions_fork_done(void);
 

@@ -11,7 +11,7 @@
  *
  *   - glibc after us, and us in front: count (ALLOC_GLIBC);
  *   - anything else: forward every call, unchanged, to the symbol that would
- *     have been bound without us, count nothing, and let agent.c publish a
+ *     have been bound without us, count nothing, and let agent_main.c publish a
  *     segment that says "off" with the reason (ALLOC_FOREIGN).
  *
  * Blocks allocated while the answer is being found (dlsym may allocate) come
@@ -34,7 +34,7 @@ extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *ptr, size_t size);
 
 struct alloc_next alloc_next;
-int alloc_mode;	     /* enum alloc_mode, atomic */
+int alloc_mode;	       /* enum alloc_mode, atomic */
 uint32_t alloc_reason; /* MEMTIDE_SEG_OFF_* once the mode is known */
 
 /* Bootstrap blocks: few (the dynamic linker's own), never more than this. */

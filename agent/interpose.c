@@ -354,7 +354,7 @@ refresh:
 /* Our own malloc's address, which the program's malloc must be (allocator.c):
  * a hidden alias cannot be bound to anyone else's. */
 extern __typeof__(malloc) interpose_malloc_alias
-	__attribute__((alias("malloc"), visibility("hidden"), copy(malloc)));
+    __attribute__((alias("malloc"), visibility("hidden"), copy(malloc)));
 
 void *interpose_own_malloc(void)
 {

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "segment_file.h"
+#include "collectors/segment_file.h"
 #include "segment_read.h"
 
 static const unsigned age_buckets[MEMTIDE_SEG_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;

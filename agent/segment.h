@@ -206,8 +206,8 @@ struct memtide_seg_slot {
 	uint64_t bytes_allocated;
 	uint64_t bytes_freed;
 	uint32_t owner; /* tid of the thread that owns the slot, 0 = free. Informational */
-	uint16_t tick;	    /* writer-private: the owner's allocation tick (agent refresh);
-			       readers ignore it */
+	uint16_t tick;	/* writer-private: the owner's allocation tick (agent refresh);
+			   readers ignore it */
 	uint16_t reserved1;
 	uint64_t reserved[3];
 };
@@ -253,12 +253,24 @@ struct memtide_seg_pool {
 	uint64_t hours[MEMTIDE_SEG_AGE_HOURS];	   /* MEMTIDE_SEG_CELL(hour, count) */
 };
 
-/* The exporter's age buckets, in seconds. */
+/*
+ * The age buckets of memtide_sessions_live_by_age, in seconds: the one
+ * definition, for the agent's pools and for session directories alike
+ * (collectors/session_families.h).
+ */
 #define MEMTIDE_SEG_AGE_BUCKETS 6
 #define MEMTIDE_SEG_AGE_BUCKET_SECONDS                                                             \
 	{                                                                                          \
 		60, 300, 900, 3600, 14400, 86400                                                   \
 	}
+
+/* Whether a session `age` seconds old counts under the bucket `bound`
+ * (older_than_seconds="bound"): at least that old. The one comparison of
+ * every source; docs/metrics.md states it. */
+static inline int memtide_seg_age_counts(double age, double bound)
+{
+	return age >= bound;
+}
 
 /* The layout the writer creates; readers must use the sizes from the header. */
 #define MEMTIDE_SEG_SLOT_SIZE ((uint32_t)sizeof(struct memtide_seg_slot))

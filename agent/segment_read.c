@@ -61,7 +61,8 @@ const char *memtide_segment_off_reason(uint32_t reason)
 	return reason < MEMTIDE_SEG_OFF_REASONS ? names[reason] : "other_allocator";
 }
 
-static int check_identity(const unsigned char *b, size_t len, uint32_t *version, uint32_t *flags_out)
+static int check_identity(const unsigned char *b, size_t len, uint32_t *version,
+			  uint32_t *flags_out)
 {
 	uint32_t hsize, flags;
 
@@ -206,7 +207,7 @@ static void age_account(struct memtide_seg_pool_snapshot *p, int64_t *sums, int6
 	if (age < 0)
 		age = 0;
 	for (k = 0; k < MEMTIDE_SEG_AGE_BUCKETS; k++)
-		if (age >= age_bucket_seconds[k])
+		if (memtide_seg_age_counts((double)age, age_bucket_seconds[k]))
 			sums[k] += count;
 	if (count > 0 && age > *oldest)
 		*oldest = age;
@@ -300,8 +301,8 @@ static int read_pools(const unsigned char *b, const struct layout *l, int64_t no
 	return MEMTIDE_SEG_OK;
 }
 
-int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max_retries,
-			 struct memtide_seg_snapshot *out)
+enum memtide_seg_error memtide_segment_read(const void *buf, size_t len, uint64_t now,
+					    unsigned max_retries, struct memtide_seg_snapshot *out)
 {
 	const unsigned char *b = buf;
 	struct layout l;
@@ -339,8 +340,8 @@ int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max
 	return read_pools(b, &l, (int64_t)now + out->clock_offset, out);
 }
 
-int memtide_segment_check_header(const void *hdr, size_t file_len,
-				 struct memtide_seg_extents *out)
+enum memtide_seg_error memtide_segment_check_header(const void *hdr, size_t file_len,
+						    struct memtide_seg_extents *out)
 {
 	const unsigned char *b = hdr;
 	uint32_t version, flags;
@@ -368,7 +369,7 @@ int memtide_segment_check_header(const void *hdr, size_t file_len,
 	return MEMTIDE_SEG_OK;
 }
 
-const char *memtide_segment_strerror(int err)
+const char *memtide_segment_strerror(enum memtide_seg_error err)
 {
 	switch (err) {
 	case MEMTIDE_SEG_OK:
@@ -388,7 +389,7 @@ const char *memtide_segment_strerror(int err)
 	case MEMTIDE_SEG_EPOOL:
 		return "pool";
 	case MEMTIDE_SEG_EBUSY:
-		return "busy";
+		return "seqlock_retries";
 	}
 	return "unknown";
 }

@@ -25,8 +25,10 @@ extern "C" {
 #endif
 
 /*
- * Why a segment was rejected. Negative, but not errno values: each is a reason
- * label for memtide_scrape_errors_total (memtide_segment_strerror()).
+ * Why a segment was rejected: the reader's own verdict, typed apart from
+ * errno values so that the two are never mixed in one int. The exporter
+ * turns a verdict into a reason label for memtide_scrape_errors_total
+ * (memtide_segment_strerror()) and an errno of its own where it reads it.
  */
 enum memtide_seg_error {
 	MEMTIDE_SEG_OK = 0,
@@ -100,14 +102,14 @@ struct memtide_seg_snapshot {
  * for the mallinfo snapshot. Returns 0 or a negative enum memtide_seg_error; *out
  * is meaningful only on 0.
  */
-int memtide_segment_read(const void *buf, size_t len, uint64_t now, unsigned max_retries,
-			 struct memtide_seg_snapshot *out);
+enum memtide_seg_error memtide_segment_read(const void *buf, size_t len, uint64_t now,
+					    unsigned max_retries, struct memtide_seg_snapshot *out);
 
 /* The parts of a segment a reader needs besides its header, from a checked header. */
 struct memtide_seg_extents {
-	uint64_t total;			/* total_size: <= the file's length */
-	uint64_t off[3], len[3];	/* overflow slot, used slots, used pools; inside total */
-	uint64_t used;			/* the header and the three ranges: what a copy costs */
+	uint64_t total;		 /* total_size: <= the file's length */
+	uint64_t off[3], len[3]; /* overflow slot, used slots, used pools; inside total */
+	uint64_t used;		 /* the header and the three ranges: what a copy costs */
 };
 
 /*
@@ -117,14 +119,14 @@ struct memtide_seg_extents {
  * hostile header cannot make a reader copy more than a well-formed one of the
  * largest shape. Returns 0 or a negative enum memtide_seg_error.
  */
-int memtide_segment_check_header(const void *hdr, size_t file_len,
-				 struct memtide_seg_extents *out);
+enum memtide_seg_error memtide_segment_check_header(const void *hdr, size_t file_len,
+						    struct memtide_seg_extents *out);
 
 /* The label of an off_reason ("jemalloc", ...). */
 const char *memtide_segment_off_reason(uint32_t reason);
 
 /* The reason label of an error from memtide_segment_read ("truncated", ...). */
-const char *memtide_segment_strerror(int err);
+const char *memtide_segment_strerror(enum memtide_seg_error err);
 
 #ifdef __cplusplus
 }

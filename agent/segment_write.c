@@ -359,7 +359,7 @@ int segment_create_off(uint32_t reason)
 	h.off_reason = reason;
 	if (pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    pwrite(fd, &ready, sizeof(ready), offsetof(struct memtide_seg_header, flags)) !=
-		    (ssize_t)sizeof(ready)) {
+		(ssize_t)sizeof(ready)) {
 		err = -EIO;
 		unlink(seg_path);
 	} else {

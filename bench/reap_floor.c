@@ -18,8 +18,8 @@
  * its smaps_rollup fields too.
  */
 static enum pids_item items[] = {
-	PIDS_ID_PID,  PIDS_TICS_BEGAN, PIDS_NLWP,     PIDS_MEM_VIRT,       PIDS_MEM_RES,
-	PIDS_MEM_SHR, PIDS_CMD,        PIDS_SMAP_RSS, PIDS_SMAP_PSS,       PIDS_SMAP_PRV_TOTAL,
+    PIDS_ID_PID,  PIDS_TICS_BEGAN, PIDS_NLWP,	  PIDS_MEM_VIRT, PIDS_MEM_RES,
+    PIDS_MEM_SHR, PIDS_CMD,	   PIDS_SMAP_RSS, PIDS_SMAP_PSS, PIDS_SMAP_PRV_TOTAL,
 };
 
 #define N_BASE 7

@@ -5,8 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
-#include "segment_read.h"
+#include "exporter/dynbuf.h"
+#include "exporter/expo.h"
+
+/* (group, reason) pairs: a group per live process at worst, times a few
+ * reasons; the cap only stops a runaway. */
+#define AGENT_OFF_MAX ((size_t)1 << 24)
+#include "agent/segment_read.h"
 
 static void clear(struct agent_off *off)
 {
@@ -30,21 +35,17 @@ static struct agent_off_count *find(struct agent_off *off, const char *group, ui
 
 int agent_off_add(struct agent_off *off, const char *group, uint32_t reason)
 {
-	struct agent_off_count *c = find(off, group, reason), *grown;
+	struct agent_off_count *c = find(off, group, reason);
+	int err;
 
 	if (c) {
 		c->processes++;
 		return 0;
 	}
-	if (off->n == off->cap) {
-		size_t cap = off->cap ? off->cap * 2 : 8;
-
-		grown = realloc(off->counts, cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		off->counts = grown;
-		off->cap = cap;
-	}
+	err = dynarray_reserve((void **)&off->counts, &off->cap, off->n + 1, sizeof(*off->counts),
+			       AGENT_OFF_MAX);
+	if (err)
+		return err;
 	c = &off->counts[off->n];
 	c->group = strdup(group);
 	if (!c->group)

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "log.h"
-#include "scrape_errors.h"
+#include "exporter/log.h"
+#include "collector.h"
 
 #define LINES_PER_WINDOW 10
 #define WINDOW_SECONDS 60
@@ -40,20 +40,23 @@ static bool take_line(unsigned *unsaid)
 	return ok;
 }
 
-void agent_reject(const char *dir, const char *name, unsigned pid, const char *reason)
+void agent_reject(struct collect_ctx *ctx, const char *dir, const char *name, unsigned pid,
+		  const char *reason)
 {
 	char path[512], pidbuf[16], count[16];
 	unsigned unsaid;
 
-	scrape_errors_inc("agent", reason);
+	collect_error(ctx, reason);
 	if (!take_line(&unsaid))
 		return;
 	if (unsaid) {
 		snprintf(count, sizeof(count), "%u", unsaid);
-		log_warn("agent segments rejected without a log line in the last minute", "count",
-			 count, NULL);
+		collect_log(ctx, LOGL_WARN,
+			    "agent segments rejected without a log line in the last minute",
+			    "count", count, NULL);
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(pidbuf, sizeof(pidbuf), "%u", pid);
-	log_warn("agent segment rejected", "pid", pidbuf, "path", path, "reason", reason, NULL);
+	collect_log(ctx, LOGL_WARN, "agent segment rejected", "pid", pidbuf, "path", path, "reason",
+		    reason, NULL);
 }

@@ -8,7 +8,10 @@
 #ifndef MEMTIDE_AGENT_REJECT_H
 #define MEMTIDE_AGENT_REJECT_H
 
-/* reason: a string literal (it is kept by scrape_errors). */
-void agent_reject(const char *dir, const char *name, unsigned pid, const char *reason);
+struct collect_ctx;
+
+/* reason: a string literal (the error counts keep it). */
+void agent_reject(struct collect_ctx *ctx, const char *dir, const char *name, unsigned pid,
+		  const char *reason);
 
 #endif

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
-#include "segment_read.h"
-#include "sessions.h"
+#include "exporter/array_size.h"
+#include "exporter/dynbuf.h"
+#include "exporter/expo.h"
+#include "agent/segment_read.h"
+#include "group_families.h"
+#include "session_families.h"
 
 struct agent_group {
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 	double processes, live_bytes, live_objects, allocs, frees, allocated;
 	double heap_system, heap_free, heap_releasable;
 	bool has_heap;
@@ -27,29 +30,20 @@ struct agent_pool {
 
 /* Counters of exited processes; pool[0] == '\0' holds the allocator's. */
 struct agent_retired {
-	char group[CONFIG_GROUP_NAME_MAX];
+	char group[PROCESS_GROUP_NAME_MAX];
 	char pool[MEMTIDE_SEG_POOL_NAME];
 	uint64_t c[3]; /* allocs, frees, bytes; or opened, closed */
 };
 
 /* Makes room for one more element in a growable array. */
-static int reserve(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap;
-	void *p;
+/* Records of one kind: a process's pools at worst times the processes; the
+ * cap only stops a runaway. */
+#define AGENT_STATS_MAX ((size_t)1 << 24)
 
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
-#define RESERVE(st, arr, n, cap) reserve((void **)&(st)->arr, &(st)->cap, (st)->n, sizeof(*(st)->arr))
+/* Room for one more record in st->arr, which holds st->n. */
+#define RESERVE(st, arr, n, cap)                                                                   \
+	dynarray_reserve((void **)&(st)->arr, &(st)->cap, (st)->n + 1, sizeof(*(st)->arr),         \
+			 AGENT_STATS_MAX)
 
 void agent_stats_begin(struct agent_stats *st)
 {
@@ -141,8 +135,11 @@ static int remember(struct agent_stats *st, const char *group, unsigned pid, uin
 	if (RESERVE(st, procs, n_procs, cap_procs) < 0)
 		return -ENOMEM;
 	pr = &st->procs[st->n_procs];
-	*pr = (struct agent_proc){.pid = pid, .started = started, .allocs = snap->allocs,
-				  .frees = snap->frees, .bytes_allocated = snap->bytes_allocated,
+	*pr = (struct agent_proc){.pid = pid,
+				  .started = started,
+				  .allocs = snap->allocs,
+				  .frees = snap->frees,
+				  .bytes_allocated = snap->bytes_allocated,
 				  .first_pool = st->n_proc_pools};
 	snprintf(pr->group, sizeof(pr->group), "%s", group);
 	for (uint32_t i = 0; i < snap->pool_count; i++) {
@@ -227,7 +224,8 @@ static struct agent_retired *retired_for(struct agent_stats *st, const char *gro
 	struct agent_retired *r;
 
 	for (size_t i = 0; i < st->n_retired; i++)
-		if (strcmp(st->retired[i].group, group) == 0 && strcmp(st->retired[i].pool, pool) == 0)
+		if (strcmp(st->retired[i].group, group) == 0 &&
+		    strcmp(st->retired[i].pool, pool) == 0)
 			return &st->retired[i];
 	if (RESERVE(st, retired, n_retired, cap_retired) < 0)
 		return NULL;
@@ -307,62 +305,52 @@ static void rotate(struct agent_stats *st)
 	st->n_procs = st->n_proc_pools = 0;
 }
 
-struct group_metric {
-	const char *name;
-	enum expo_type type;
-	const char *help;
-	size_t offset;
-	bool heap;
+#define AG(name, type, field, heap, help)                                                          \
+	{                                                                                          \
+		name, type, help, offsetof(struct agent_group, field),                             \
+		    (heap) ? offsetof(struct agent_group, has_heap) : GROUP_ALWAYS                 \
+	}
+
+static const struct group_family group_metrics[] = {
+    AG("memtide_agent_processes", EXPO_GAUGE, processes, false,
+       "Processes of the group with a live libmemtide segment."),
+    AG("memtide_malloc_live_bytes", EXPO_GAUGE, live_bytes, false,
+       "Bytes in live allocations (usable size), from libmemtide."),
+    AG("memtide_malloc_live_objects", EXPO_GAUGE, live_objects, false,
+       "Live allocations, from libmemtide."),
+    AG("memtide_malloc_allocs_total", EXPO_COUNTER, allocs, false,
+       "Allocations, from libmemtide (processes that exited included while the group lives)."),
+    AG("memtide_malloc_frees_total", EXPO_COUNTER, frees, false,
+       "Frees, from libmemtide (processes that exited included while the group lives)."),
+    AG("memtide_malloc_allocated_bytes_total", EXPO_COUNTER, allocated, false,
+       "Bytes ever allocated (usable size), from libmemtide."),
+    AG("memtide_malloc_heap_system_bytes", EXPO_GAUGE, heap_system, true,
+       "Memory the allocator holds from the OS (mallinfo2 arena + hblkhd): a snapshot the "
+       "agent takes from the program's own allocations, at most every "
+       "MEMTIDE_MALLINFO_INTERVAL seconds, never reported below the live bytes."),
+    AG("memtide_malloc_heap_free_bytes", EXPO_GAUGE, heap_free, true,
+       "Free bytes kept inside the allocator (mallinfo2 fordblks)."),
+    AG("memtide_malloc_heap_releasable_bytes", EXPO_GAUGE, heap_releasable, true,
+       "Releasable top of the heap (mallinfo2 keepcost)."),
 };
 
-#define AG(name, type, field, heap, help) {name, type, help, offsetof(struct agent_group, field), heap}
-
-static const struct group_metric group_metrics[] = {
-	AG("memtide_agent_processes", EXPO_GAUGE, processes, false,
-	   "Processes of the group with a live libmemtide segment."),
-	AG("memtide_malloc_live_bytes", EXPO_GAUGE, live_bytes, false,
-	   "Bytes in live allocations (usable size), from libmemtide."),
-	AG("memtide_malloc_live_objects", EXPO_GAUGE, live_objects, false,
-	   "Live allocations, from libmemtide."),
-	AG("memtide_malloc_allocs_total", EXPO_COUNTER, allocs, false,
-	   "Allocations, from libmemtide (processes that exited included while the group lives)."),
-	AG("memtide_malloc_frees_total", EXPO_COUNTER, frees, false,
-	   "Frees, from libmemtide (processes that exited included while the group lives)."),
-	AG("memtide_malloc_allocated_bytes_total", EXPO_COUNTER, allocated, false,
-	   "Bytes ever allocated (usable size), from libmemtide."),
-	AG("memtide_malloc_heap_system_bytes", EXPO_GAUGE, heap_system, true,
-	   "Memory the allocator holds from the OS (mallinfo2 arena + hblkhd): a snapshot the "
-	   "agent takes from the program's own allocations, at most every "
-	   "MEMTIDE_MALLINFO_INTERVAL seconds, never reported below the live bytes."),
-	AG("memtide_malloc_heap_free_bytes", EXPO_GAUGE, heap_free, true,
-	   "Free bytes kept inside the allocator (mallinfo2 fordblks)."),
-	AG("memtide_malloc_heap_releasable_bytes", EXPO_GAUGE, heap_releasable, true,
-	   "Releasable top of the heap (mallinfo2 keepcost)."),
-};
+static const char *agent_group_name(const void *record)
+{
+	return ((const struct agent_group *)record)->name;
+}
 
 static int write_groups(const struct agent_stats *st, struct expo *out)
 {
-	int err = 0;
+	const struct group_records recs = {st->groups, st->n_groups, sizeof(*st->groups),
+					   agent_group_name};
 
-	for (size_t m = 0; m < sizeof(group_metrics) / sizeof(group_metrics[0]) && !err; m++) {
-		const struct group_metric *gm = &group_metrics[m];
-
-		err = expo_family(out, gm->name, gm->type, gm->help);
-		for (size_t i = 0; i < st->n_groups && !err; i++) {
-			const struct agent_group *g = &st->groups[i];
-
-			if (gm->heap && !g->has_heap)
-				continue;
-			err = expo_sample(out, *(const double *)((const char *)g + gm->offset),
-					  "group", g->name, NULL);
-		}
-	}
-	return err;
+	return group_families_write(out, group_metrics, ARRAY_SIZE(group_metrics), &recs);
 }
 
 /* One family of per-pool values; ticket-only families skip pools counted by set. */
 static int write_pool_family(const struct agent_stats *st, struct expo *out, const char *name,
-			     enum expo_type type, const char *help, size_t offset, bool tickets_only)
+			     enum expo_type type, const char *help, size_t offset,
+			     bool tickets_only)
 {
 	int err = expo_family(out, name, type, help);
 
@@ -371,15 +359,15 @@ static int write_pool_family(const struct agent_stats *st, struct expo *out, con
 
 		if (tickets_only && !p->tickets)
 			continue;
-		err = expo_sample(out, *(const double *)((const char *)p + offset), "source", "agent",
-				  "group", st->groups[p->group].name, "pool", p->name, NULL);
+		err =
+		    expo_sample(out, *(const double *)((const char *)p + offset), "source", "agent",
+				"group", st->groups[p->group].name, "pool", p->name, NULL);
 	}
 	return err;
 }
 
 static int write_ages(const struct agent_stats *st, struct expo *out)
 {
-	static const unsigned buckets[MEMTIDE_SEG_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
 	int err = expo_family(out, SESSIONS_BY_AGE, EXPO_GAUGE, SESSIONS_BY_AGE_HELP);
 
 	for (size_t i = 0; i < st->n_pools && !err; i++) {
@@ -388,7 +376,7 @@ static int write_ages(const struct agent_stats *st, struct expo *out)
 		for (size_t b = 0; b < MEMTIDE_SEG_AGE_BUCKETS && p->tickets && !err; b++) {
 			char older[16];
 
-			snprintf(older, sizeof(older), "%u", buckets[b]);
+			snprintf(older, sizeof(older), "%.0f", sessions_age_buckets[b]);
 			err = expo_sample(out, p->by_age[b], "source", "agent", "group",
 					  st->groups[p->group].name, "pool", p->name,
 					  "older_than_seconds", older, NULL);
@@ -410,11 +398,11 @@ static int write_pools(const struct agent_stats *st, struct expo *out)
 		err = write_pool_family(st, out, SESSIONS_CLOSED, EXPO_COUNTER,
 					SESSIONS_CLOSED_HELP, PF(closed), true);
 	if (!err)
-		err = write_pool_family(st, out, SESSIONS_TTL, EXPO_GAUGE,
-					SESSIONS_TTL_HELP, PF(ttl), false);
+		err = write_pool_family(st, out, SESSIONS_TTL, EXPO_GAUGE, SESSIONS_TTL_HELP,
+					PF(ttl), false);
 	if (!err)
-		err = write_pool_family(st, out, SESSIONS_OLDEST, EXPO_GAUGE,
-					SESSIONS_OLDEST_HELP, PF(oldest), true);
+		err = write_pool_family(st, out, SESSIONS_OLDEST, EXPO_GAUGE, SESSIONS_OLDEST_HELP,
+					PF(oldest), true);
 	if (!err)
 		err = write_ages(st, out);
 	return err;

@@ -17,8 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "segment.h"
+#include "collectors/process_config.h"
+#include "exporter/config.h"
+#include "agent/segment.h"
 
 struct expo;
 struct memtide_seg_snapshot;
@@ -27,7 +28,7 @@ struct memtide_seg_snapshot;
 struct agent_proc {
 	unsigned pid;
 	uint64_t started;
-	char group[CONFIG_GROUP_NAME_MAX];
+	char group[PROCESS_GROUP_NAME_MAX];
 	uint64_t allocs, frees, bytes_allocated;
 	size_t first_pool, n_pools; /* into agent_stats.proc_pools */
 };

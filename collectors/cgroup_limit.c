@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "exporter/log.h"
 
 /* v1 reports "no limit" as a huge page-aligned number; anything this big is none. */
 #define V1_UNLIMITED_FLOOR (1ull << 62)

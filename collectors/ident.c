@@ -5,19 +5,23 @@
 #include <string.h>
 
 #include "cgroup_limit.h"
-#include "config.h"
+#include "exporter/config.h"
+#include "process_config.h"
 #include "procfs.h"
 
-#define COMM_BYTES 64	    /* the kernel's TASK_COMM_LEN is 16 */
+#define COMM_BYTES 64	       /* the kernel's TASK_COMM_LEN is 16 */
 #define CGROUP_FILE_BYTES 4096 /* /proc/PID/cgroup: one line per hierarchy */
 
 void ident_items(const struct config *cfg, enum pids_item *items)
 {
 	items[IDENT_COMM] = PIDS_CMD;
-	items[IDENT_EXE] = cfg->needs & CONFIG_NEEDS_EXE ? PIDS_EXE : PIDS_noop;
-	items[IDENT_CMDLINE] = cfg->needs & CONFIG_NEEDS_CMDLINE ? PIDS_CMDLINE : PIDS_noop;
-	items[IDENT_USER] = cfg->needs & CONFIG_NEEDS_USER ? PIDS_ID_EUSER : PIDS_noop;
-	items[IDENT_CGROUP] = cfg->needs & CONFIG_NEEDS_CGROUP ? PIDS_CGROUP : PIDS_noop;
+	items[IDENT_EXE] = process_settings(cfg)->needs & PROCESS_NEEDS_EXE ? PIDS_EXE : PIDS_noop;
+	items[IDENT_CMDLINE] =
+	    process_settings(cfg)->needs & PROCESS_NEEDS_CMDLINE ? PIDS_CMDLINE : PIDS_noop;
+	items[IDENT_USER] =
+	    process_settings(cfg)->needs & PROCESS_NEEDS_USER ? PIDS_ID_EUSER : PIDS_noop;
+	items[IDENT_CGROUP] =
+	    process_settings(cfg)->needs & PROCESS_NEEDS_CGROUP ? PIDS_CGROUP : PIDS_noop;
 }
 
 static const char *str_field(struct pids_stack *stack, int pos)
@@ -48,8 +52,7 @@ static const char *raw_comm(const struct config *cfg, int pid, const char *comm,
 }
 
 /* The cgroup v2 path ("0::/path" in /proc/PID/cgroup), as the kernel holds it. */
-static void raw_cgroup(const struct config *cfg, int pid, const char *field, char *buf,
-		       size_t len)
+static void raw_cgroup(const struct config *cfg, int pid, const char *field, char *buf, size_t len)
 {
 	char text[CGROUP_FILE_BYTES];
 	const char *line = text;
@@ -65,21 +68,27 @@ static void raw_cgroup(const struct config *cfg, int pid, const char *field, cha
 		snprintf(buf, len, "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
 }
 
-int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int first,
-		char *group, size_t len)
+int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int first, char *group,
+		size_t len)
 {
 	char cgroup[1024] = "/", comm[COMM_BYTES];
 	struct proc_ident id;
 
-	if (cfg->needs & CONFIG_NEEDS_CGROUP)
-		raw_cgroup(cfg, pid, str_field(stack, first + IDENT_CGROUP), cgroup, sizeof(cgroup));
+	if (process_settings(cfg)->needs & PROCESS_NEEDS_CGROUP)
+		raw_cgroup(cfg, pid, str_field(stack, first + IDENT_CGROUP), cgroup,
+			   sizeof(cgroup));
 	id = (struct proc_ident){
-		.comm = raw_comm(cfg, pid, stack->head[first + IDENT_COMM].result.str, comm),
-		.exe = cfg->needs & CONFIG_NEEDS_EXE ? str_field(stack, first + IDENT_EXE) : NULL,
-		.cmdline = cfg->needs & CONFIG_NEEDS_CMDLINE ? str_field(stack, first + IDENT_CMDLINE)
-							     : NULL,
-		.user = cfg->needs & CONFIG_NEEDS_USER ? str_field(stack, first + IDENT_USER) : NULL,
-		.cgroup = cgroup,
+	    .comm = raw_comm(cfg, pid, stack->head[first + IDENT_COMM].result.str, comm),
+	    .exe = process_settings(cfg)->needs & PROCESS_NEEDS_EXE
+		       ? str_field(stack, first + IDENT_EXE)
+		       : NULL,
+	    .cmdline = process_settings(cfg)->needs & PROCESS_NEEDS_CMDLINE
+			   ? str_field(stack, first + IDENT_CMDLINE)
+			   : NULL,
+	    .user = process_settings(cfg)->needs & PROCESS_NEEDS_USER
+			? str_field(stack, first + IDENT_USER)
+			: NULL,
+	    .cgroup = cgroup,
 	};
-	return config_match(cfg, &id, group, len);
+	return process_match(cfg, &id, group, len);
 }

@@ -25,7 +25,7 @@ void ident_items(const struct config *cfg, enum pids_item *items);
  * and writes its group name to group. Returns the matcher's index, or -1 when
  * the process belongs to no group.
  */
-int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int first,
-		char *group, size_t len);
+int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int first, char *group,
+		size_t len);
 
 #endif

@@ -21,10 +21,10 @@
 struct proc_reading {
 	int pid;
 	unsigned long long started; /* start time in ticks: tells pid reuse apart */
-	double read_at;             /* CLOCK_MONOTONIC seconds */
-	double v[2];                /* the values, as the reader defines them */
-	bool ok;                    /* false: could not be read */
-	size_t tag;                 /* the caller's own, kept as it is */
+	double read_at;		    /* CLOCK_MONOTONIC seconds */
+	double v[2];		    /* the values, as the reader defines them */
+	bool ok;		    /* false: could not be read */
+	size_t tag;		    /* the caller's own, kept as it is */
 };
 
 struct proc_cache_reader {

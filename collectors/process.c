@@ -14,7 +14,6 @@
 #include <libproc2/meminfo.h>
 #include <libproc2/misc.h>
 #include <libproc2/pids.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +22,15 @@
 
 #include "cgroup_limit.h"
 #include "collector.h"
-#include "config.h"
-#include "expo.h"
+#include "exporter/config.h"
+#include "process_config.h"
+#include "exporter/array_size.h"
+#include "exporter/dynbuf.h"
+#include "exporter/expo.h"
+#include "group_families.h"
 #include "ident.h"
 #include "proc_cache.h"
 #include "procfs.h"
-#include "scrape_errors.h"
 
 #define NAME "process"
 #define LIMIT_MAX_AGE 60.0 /* seconds: a process moved to another cgroup is seen within it */
@@ -39,15 +41,20 @@
  * are PIDS_noop, so the positions never move.
  */
 enum field {
-	F_PID, F_STARTED, F_THREADS,
-	F_VSIZE, F_RSS, F_ANON_OR_SHARED, F_SWAP,
+	F_PID,
+	F_STARTED,
+	F_THREADS,
+	F_VSIZE,
+	F_RSS,
+	F_ANON_OR_SHARED,
+	F_SWAP,
 	F_IDENT, /* IDENT_N fields: what matching and naming need */
 	N_FIELDS = F_IDENT + IDENT_N
 };
 
 /* One matched process of the current scrape. */
 struct proc_rec {
-	char group[CONFIG_GROUP_NAME_MAX];
+	char group[PROCESS_GROUP_NAME_MAX];
 	double resident, anonymous, swap, virt, threads, start_time, limit, fds;
 	double pss, uss;
 	bool want_pss, has_pss; /* PSS asked for; and read */
@@ -62,7 +69,7 @@ struct group_agg {
 };
 
 struct process_state {
-	pthread_mutex_t lock; /* libproc2 handles and the buffers below */
+	struct collect_ctx *ctx; /* the collect() in progress; NULL between scrapes */
 	const struct config *cfg;
 	struct pids_info *info;
 	bool swap_mode; /* the reap reads status for VmSwap */
@@ -73,7 +80,7 @@ struct process_state {
 	double boot_time, hertz;
 	struct proc_rec *recs; /* reused across scrapes; grows with the process count */
 	struct proc_reading *want_pss, *want_limit;
-	size_t cap;
+	size_t cap_recs, cap_want_pss, cap_want_limit;
 };
 
 static void reap_items(const struct config *cfg, bool swap, enum pids_item *items)
@@ -146,7 +153,6 @@ static void process_release(void *state)
 	proc_cache_free(s->pss_cache);
 	proc_cache_free(s->limit_cache);
 	cgroup_limits_free(s->limits);
-	pthread_mutex_destroy(&s->lock);
 	free(s->recs);
 	free(s->want_pss);
 	free(s->want_limit);
@@ -160,7 +166,6 @@ static int process_init(void **state, const struct config *cfg)
 
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
 	s->cfg = cfg;
 	s->hertz = (double)procps_hertz_get();
 	err = procfs_boot_time(cfg->procfs, &s->boot_time);
@@ -207,7 +212,7 @@ static bool match_process(struct process_state *s, struct pids_stack *st, struct
 			sizeof(rec->group));
 	if (m < 0)
 		return false;
-	rec->want_pss = s->cfg->groups[m].pss;
+	rec->want_pss = process_settings(s->cfg)->groups[m].pss;
 	return true;
 }
 
@@ -220,8 +225,8 @@ static void read_process(struct process_state *s, struct pids_stack *st, struct 
 	rec->virt = kib(st, F_VSIZE);
 	rec->resident = kib(st, F_RSS);
 	/* statm's "shared" is file and shmem pages: the rest of resident is anonymous. */
-	rec->anonymous = s->swap_mode ? kib(st, F_ANON_OR_SHARED)
-				      : rec->resident - kib(st, F_ANON_OR_SHARED);
+	rec->anonymous =
+	    s->swap_mode ? kib(st, F_ANON_OR_SHARED) : rec->resident - kib(st, F_ANON_OR_SHARED);
 	rec->swap = s->swap_mode ? kib(st, F_SWAP) : 0;
 	rec->threads = st->head[F_THREADS].result.s_int;
 	rec->start_time = s->boot_time + (double)st->head[F_STARTED].result.ull_int / s->hertz;
@@ -230,33 +235,28 @@ static void read_process(struct process_state *s, struct pids_stack *st, struct 
 	rec->has_pss = false;
 	err = procfs_count_fds(s->cfg->procfs, st->head[F_PID].result.s_int, &fds);
 	if (err == -EACCES || err == -EPERM)
-		scrape_errors_inc(NAME, "fd_permission");
+		collect_error(s->ctx, "fd_permission");
 	else if (err < 0)
-		scrape_errors_inc(NAME, "exited");
+		collect_error(s->ctx, "exited");
 	rec->fds = err == 0 ? (double)fds : 0;
 }
+
+/* The kernel's limit on pids (PID_MAX_LIMIT), and so on processes a reap lists. */
+#define PROCESSES_MAX ((size_t)1 << 22)
 
 /* Grows the per-scrape buffers to n processes; they are kept for the next scrape. */
 static int grow_buffers(struct process_state *s, size_t n)
 {
-	struct proc_rec *r;
-	struct proc_reading *wp, *wl;
+	int err;
 
-	if (n <= s->cap)
-		return 0;
-	r = realloc(s->recs, n * sizeof(*r));
-	if (r)
-		s->recs = r;
-	wp = realloc(s->want_pss, n * sizeof(*wp));
-	if (wp)
-		s->want_pss = wp;
-	wl = realloc(s->want_limit, n * sizeof(*wl));
-	if (wl)
-		s->want_limit = wl;
-	if (!r || !wp || !wl)
-		return -ENOMEM;
-	s->cap = n;
-	return 0;
+	err = dynarray_reserve((void **)&s->recs, &s->cap_recs, n, sizeof(*s->recs),
+			       PROCESSES_MAX + 1);
+	err = err
+		  ?: dynarray_reserve((void **)&s->want_pss, &s->cap_want_pss, n,
+				      sizeof(*s->want_pss), PROCESSES_MAX + 1);
+	return err
+		   ?: dynarray_reserve((void **)&s->want_limit, &s->cap_want_limit, n,
+				       sizeof(*s->want_limit), PROCESSES_MAX + 1);
 }
 
 /* Asks a cache for the readings in want, which index s->recs by tag. */
@@ -264,12 +264,12 @@ static void fill_from_cache(struct process_state *s, struct proc_cache *cache, d
 			    struct proc_reading *want, size_t n, bool pss)
 {
 	if (proc_cache_fill(cache, want, n, max_age) < 0)
-		scrape_errors_inc(NAME, pss ? "smaps_rollup" : "cgroup");
+		collect_error(s->ctx, pss ? "smaps_rollup" : "cgroup");
 	for (size_t i = 0; i < n; i++) {
 		struct proc_rec *rec = &s->recs[want[i].tag];
 
 		if (!want[i].ok) {
-			scrape_errors_inc(NAME, pss ? "smaps_unreadable" : "cgroup_unreadable");
+			collect_error(s->ctx, pss ? "smaps_unreadable" : "cgroup_unreadable");
 			continue;
 		}
 		if (pss) {
@@ -292,22 +292,12 @@ static void want_reading(struct proc_reading *w, struct pids_stack *st, size_t t
 /* Processes matched between two looks at the clock: a look costs far less
  * than matching 64 processes. */
 #define DEADLINE_EVERY 64
-
-static bool past(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > deadline->tv_sec ||
-	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
 /*
  * Reaps every process into s->recs; returns how many matched, or -errno.
  * Past the deadline it stops with -ETIMEDOUT: the scrape has answered
  * without this collector, and work done now would only delay the next one.
  */
-static int reap(struct process_state *s, const struct timespec *deadline)
+static int reap(struct process_state *s)
 {
 	struct pids_fetch *f;
 	size_t n = 0, n_pss = 0;
@@ -324,7 +314,7 @@ static int reap(struct process_state *s, const struct timespec *deadline)
 	for (int i = 0; i < f->counts->total; i++) {
 		struct pids_stack *st = f->stacks[i];
 
-		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && past(deadline))
+		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && collect_past_deadline(s->ctx))
 			return -ETIMEDOUT;
 		if (!match_process(s, st, &s->recs[n]))
 			continue;
@@ -336,7 +326,8 @@ static int reap(struct process_state *s, const struct timespec *deadline)
 	}
 	cgroup_limits_reset(s->limits);
 	fill_from_cache(s, s->limit_cache, LIMIT_MAX_AGE, s->want_limit, n, false);
-	fill_from_cache(s, s->pss_cache, s->cfg->pss_max_age, s->want_pss, n_pss, true);
+	fill_from_cache(s, s->pss_cache, process_settings(s->cfg)->pss_max_age, s->want_pss, n_pss,
+			true);
 	return (int)n;
 }
 
@@ -385,93 +376,80 @@ static size_t aggregate(struct process_state *s, size_t n, struct group_agg *gro
 	return n_groups;
 }
 
-struct group_metric {
-	const char *name;
-	const char *help;
-	size_t offset;
-	bool pss_only;
+#define GM(stem, field, pss_only, help)                                                            \
+	{                                                                                          \
+		"memtide_group_" stem, EXPO_GAUGE, help, offsetof(struct group_agg, field),        \
+		    (pss_only) ? offsetof(struct group_agg, pss) : GROUP_ALWAYS                    \
+	}
+
+static const struct group_family group_metrics[] = {
+    GM("processes", processes, false, "Processes in the group."),
+    GM("resident_bytes", resident, false, "Resident memory of the group (sum of VmRSS)."),
+    GM("anonymous_bytes", anonymous, false,
+       "Anonymous resident memory of the group (sum of RssAnon): heap, stacks, anonymous "
+       "mappings, where leaks live."),
+    GM("swap_bytes", swap, false, "Swapped-out memory of the group (sum of VmSwap)."),
+    GM("virtual_bytes", virt, false, "Virtual memory of the group (sum of VmSize)."),
+    GM("proportional_bytes", proportional, true,
+       "Proportional set size of the group (sum of Pss from smaps_rollup); only for groups "
+       "with pss: true, and each process's value may be up to pss_max_age old."),
+    GM("unique_bytes", unique, true,
+       "Unique set size of the group (sum of Private_Clean + Private_Dirty); only for groups "
+       "with pss: true, and each process's value may be up to pss_max_age old."),
+    GM("max_process_resident_bytes", max_process_resident, false,
+       "The largest VmRSS of one member of the group."),
+    GM("oldest_start_time_seconds", oldest_start, false,
+       "Unix time the oldest member of the group started."),
+    GM("memory_limit_bytes", memory_limit, false,
+       "Memory the group can grow into: the smallest cgroup memory limit among its members, "
+       "else MemTotal."),
+    GM("open_fds", open_fds, false,
+       "Open file descriptors of the group (members whose fds may not be read count 0)."),
+    GM("threads", threads, false, "Threads of the group."),
 };
 
-#define GM(stem, field, pss, help) {"memtide_group_" stem, help, offsetof(struct group_agg, field), pss}
-
-static const struct group_metric group_metrics[] = {
-	GM("processes", processes, false, "Processes in the group."),
-	GM("resident_bytes", resident, false, "Resident memory of the group (sum of VmRSS)."),
-	GM("anonymous_bytes", anonymous, false,
-	   "Anonymous resident memory of the group (sum of RssAnon): heap, stacks, anonymous "
-	   "mappings, where leaks live."),
-	GM("swap_bytes", swap, false, "Swapped-out memory of the group (sum of VmSwap)."),
-	GM("virtual_bytes", virt, false, "Virtual memory of the group (sum of VmSize)."),
-	GM("proportional_bytes", proportional, true,
-	   "Proportional set size of the group (sum of Pss from smaps_rollup); only for groups "
-	   "with pss: true, and each process's value may be up to pss_max_age old."),
-	GM("unique_bytes", unique, true,
-	   "Unique set size of the group (sum of Private_Clean + Private_Dirty); only for groups "
-	   "with pss: true, and each process's value may be up to pss_max_age old."),
-	GM("max_process_resident_bytes", max_process_resident, false,
-	   "The largest VmRSS of one member of the group."),
-	GM("oldest_start_time_seconds", oldest_start, false,
-	   "Unix time the oldest member of the group started."),
-	GM("memory_limit_bytes", memory_limit, false,
-	   "Memory the group can grow into: the smallest cgroup memory limit among its members, "
-	   "else MemTotal."),
-	GM("open_fds", open_fds, false,
-	   "Open file descriptors of the group (members whose fds may not be read count 0)."),
-	GM("threads", threads, false, "Threads of the group."),
-};
+static const char *group_agg_name(const void *record)
+{
+	return ((const struct group_agg *)record)->name;
+}
 
 static int emit(struct expo *out, const struct group_agg *groups, size_t n)
 {
-	int err = 0;
+	const struct group_records recs = {groups, n, sizeof(*groups), group_agg_name};
 
-	for (size_t m = 0; m < sizeof(group_metrics) / sizeof(group_metrics[0]); m++) {
-		const struct group_metric *gm = &group_metrics[m];
-
-		err = expo_family(out, gm->name, EXPO_GAUGE, gm->help);
-		for (size_t i = 0; i < n && err == 0; i++) {
-			const double *v = (const double *)((const char *)&groups[i] + gm->offset);
-
-			if (gm->pss_only && !groups[i].pss)
-				continue;
-			err = expo_sample(out, *v, "group", groups[i].name, NULL);
-		}
-		if (err)
-			return err;
-	}
-	return 0;
+	return group_families_write(out, group_metrics, ARRAY_SIZE(group_metrics), &recs);
 }
 
-static int process_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int process_collect(void *state, struct collect_ctx *ctx)
 {
 	struct process_state *s = state;
 	struct group_agg *groups = NULL;
 	int n, err;
 
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
-	n = reap(s, deadline);
+	s->ctx = ctx;
+	n = reap(s);
 	if (n < 0) {
 		err = n;
-		goto out_unlock;
+		goto out;
 	}
 	groups = calloc((size_t)n + 1, sizeof(*groups));
 	if (!groups) {
 		err = -ENOMEM;
-		goto out_unlock;
+		goto out;
 	}
-	err = emit(out, groups, aggregate(s, (size_t)n, groups));
+	err = emit(ctx->out, groups, aggregate(s, (size_t)n, groups));
 	free(groups);
-out_unlock:
-	pthread_mutex_unlock(&s->lock);
+out:
+	s->ctx = NULL;
 	return err;
 }
 
 const struct collector process_collector = {
-	.name = NAME,
-	.help = "memory, fds and threads of process groups (libproc2)",
-	.enabled_by_default = true,
-	.init = process_init,
-	.collect = process_collect,
-	.release = process_release,
+    .name = NAME,
+    .help = "memory, fds and threads of process groups (libproc2)",
+    .enabled_by_default = true,
+    .config = &process_section,
+    .init = process_init,
+    .collect = process_collect,
+    .release = process_release,
 };

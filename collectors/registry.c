@@ -3,24 +3,31 @@
 #include <string.h>
 
 #include "collector.h"
+#include "exporter/array_size.h"
 
-extern const struct collector process_collector;
-extern const struct collector system_collector;
-extern const struct collector sessdir_collector;
-extern const struct collector tcp_collector;
-extern const struct collector self_collector;
-extern const struct collector agent_collector;
+/*
+ * The registry: one line per collector, X(NAME) for the struct collector
+ * NAME_collector that collectors/NAME.c (or the file it names) defines.
+ */
+#define REGISTRY(X)                                                                                \
+	X(process)                                                                                 \
+	X(system)                                                                                  \
+	X(sessdir)                                                                                 \
+	X(tcp)                                                                                     \
+	X(self)                                                                                    \
+	X(agent)
 
-const struct collector *const collectors[] = {
-	&process_collector,
-	&system_collector,
-	&sessdir_collector,
-	&tcp_collector,
-	&self_collector,
-	&agent_collector,
-};
+#define DECLARE(name) extern const struct collector name##_collector;
+#define ENTRY(name) &name##_collector,
 
-const size_t collectors_count = sizeof(collectors) / sizeof(collectors[0]);
+REGISTRY(DECLARE)
+
+const struct collector *const collectors[] = {REGISTRY(ENTRY)};
+
+/* The runtime's instance table and the lanes are sized by COLLECTORS_MAX. */
+_Static_assert(ARRAY_SIZE(collectors) <= COLLECTORS_MAX, "raise COLLECTORS_MAX");
+
+const size_t collectors_count = ARRAY_SIZE(collectors);
 
 const struct collector *collector_find(const char *name)
 {

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "segment.h"
-#include "segment_read.h"
+#include "agent/segment.h"
+#include "agent/segment_read.h"
 
 /* The file must be the process's own: written by the user the process runs as. */
 int segment_trusted(const struct stat *st, uid_t owner)
@@ -51,7 +51,7 @@ static int open_checked(int dirfd, const char *name, uid_t owner, struct stat *s
 
 	if (fd < 0) {
 		err = -errno;
-		*reason = err == -ELOOP ? "segment_symlink"
+		*reason = err == -ELOOP	   ? "segment_symlink"
 			  : err == -ENOENT ? "segment_vanished"
 					   : "segment_unreadable";
 		return err;
@@ -85,8 +85,8 @@ union header_buf {
 static int read_header(int fd, size_t file_len, union header_buf *hb,
 		       struct memtide_seg_extents *ext, const char **reason)
 {
+	enum memtide_seg_error verdict;
 	ssize_t n;
-	int err;
 
 	do
 		n = pread(fd, hb, sizeof(*hb), 0);
@@ -95,16 +95,11 @@ static int read_header(int fd, size_t file_len, union header_buf *hb,
 		*reason = "segment_unreadable";
 		return n < 0 ? -errno : -EIO;
 	}
-	err = memtide_segment_check_header(hb, file_len, ext);
-	if (err == MEMTIDE_SEG_ENOTREADY) {
-		*reason = memtide_segment_strerror(err);
-		return -EAGAIN;
-	}
-	if (err) {
-		*reason = memtide_segment_strerror(err);
-		return -EBADMSG;
-	}
-	return 0;
+	verdict = memtide_segment_check_header(hb, file_len, ext);
+	if (verdict == MEMTIDE_SEG_OK)
+		return 0;
+	*reason = memtide_segment_strerror(verdict);
+	return verdict == MEMTIDE_SEG_ENOTREADY ? -EAGAIN : -EBADMSG;
 }
 
 /* Copies the ranges the checked header says are in use; the header itself as checked. */
@@ -165,8 +160,7 @@ void segment_file_release(struct segment_copy *copy)
 	copy->buf = NULL;
 }
 
-int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out,
-			time_t *mtime)
+int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out, time_t *mtime)
 {
 	struct memtide_seg_extents ext;
 	const char *reason;

@@ -24,9 +24,9 @@
 int segment_trusted(const struct stat *st, uid_t owner);
 
 struct segment_copy {
-	void *buf;	  /* 8-byte aligned private memory of len bytes */
-	size_t len;	  /* the segment's total_size */
-	uint64_t copied;  /* bytes read from the file */
+	void *buf;	 /* 8-byte aligned private memory of len bytes */
+	size_t len;	 /* the segment's total_size */
+	uint64_t copied; /* bytes read from the file */
 };
 
 /*
@@ -50,7 +50,6 @@ struct memtide_seg_header;
  * Returns 0, or -errno; -EBADMSG when the header is impossible (not a segment
  * this reader understands).
  */
-int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out,
-			time_t *mtime);
+int segment_file_header(int dirfd, const char *name, struct memtide_seg_header *out, time_t *mtime);
 
 #endif

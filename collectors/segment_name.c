@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "segment.h"
+#include "agent/segment.h"
 
 /* A decimal without a leading zero, at most max; the end, or NULL. */
 static const char *decimal(const char *p, unsigned long long max, unsigned long long *out)

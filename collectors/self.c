@@ -7,17 +7,17 @@
 #include <errno.h>
 #include <libproc2/misc.h>
 #include <libproc2/pids.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "basic_auth.h"
+#include "exporter/basic_auth.h"
 #include "collector.h"
-#include "conn_guard.h"
-#include "config.h"
-#include "expo.h"
+#include "exporter/conn_guard.h"
+#include "exporter/config.h"
+#include "exporter/array_size.h"
+#include "exporter/expo.h"
 #include "procfs.h"
 
 enum self_field { F_TIME, F_VSIZE, F_RSS, F_STARTED };
@@ -25,8 +25,7 @@ enum self_field { F_TIME, F_VSIZE, F_RSS, F_STARTED };
 static enum pids_item self_items[] = {PIDS_TIME_ALL, PIDS_VM_SIZE, PIDS_VM_RSS, PIDS_TICS_BEGAN};
 
 struct self_state {
-	pthread_mutex_t lock; /* the libproc2 handle */
-	struct pids_info *info;
+	struct pids_info *info; /* not thread-safe: used on the collector's lane only */
 	const char *procfs;
 	double boot_time;
 };
@@ -41,7 +40,6 @@ static void self_release(void *state)
 
 	if (s->info)
 		procps_pids_unref(&s->info);
-	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -52,11 +50,10 @@ static int self_init(void **state, const struct config *cfg)
 
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
 	s->procfs = cfg->procfs;
 	err = procfs_boot_time(cfg->procfs, &s->boot_time);
 	if (err == 0)
-		err = procps_pids_new(&s->info, self_items, sizeof(self_items) / sizeof(self_items[0]));
+		err = procps_pids_new(&s->info, self_items, ARRAY_SIZE(self_items));
 	if (err < 0) {
 		self_release(s);
 		return err;
@@ -75,8 +72,7 @@ static double limit_value(int resource)
 	return (double)rl.rlim_cur;
 }
 
-static int read_self(struct self_state *s, struct self_sample *out,
-		     const struct timespec *deadline)
+static int read_self(struct self_state *s, struct self_sample *out)
 {
 	unsigned pid = (unsigned)getpid();
 	struct pids_fetch *f;
@@ -84,21 +80,15 @@ static int read_self(struct self_state *s, struct self_sample *out,
 	long fds = 0;
 	int err;
 
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
 	f = procps_pids_select(s->info, &pid, 1, PIDS_SELECT_PID);
-	if (!f || f->counts->total != 1) {
-		pthread_mutex_unlock(&s->lock);
+	if (!f || f->counts->total != 1)
 		return -EIO;
-	}
 	st = f->stacks[0];
 	out->cpu = PIDS_VAL(F_TIME, real, st, s->info);
 	out->vsize = (double)PIDS_VAL(F_VSIZE, ul_int, st, s->info) * 1024.0;
 	out->rss = (double)PIDS_VAL(F_RSS, ul_int, st, s->info) * 1024.0;
 	out->start = s->boot_time +
 		     (double)PIDS_VAL(F_STARTED, ull_int, st, s->info) / (double)procps_hertz_get();
-	pthread_mutex_unlock(&s->lock);
 	err = procfs_count_fds(s->procfs, (int)pid, &fds);
 	if (err)
 		return err;
@@ -115,18 +105,22 @@ struct self_metric {
 	size_t offset;
 };
 
-#define SM(name, type, field, help) {name, type, help, offsetof(struct self_sample, field)}
+#define SM(name, type, field, help)                                                                \
+	{                                                                                          \
+		name, type, help, offsetof(struct self_sample, field)                              \
+	}
 
 static const struct self_metric self_metrics[] = {
-	SM("process_cpu_seconds_total", EXPO_COUNTER, cpu, "Total user and system CPU time spent in seconds."),
-	SM("process_open_fds", EXPO_GAUGE, fds, "Number of open file descriptors."),
-	SM("process_max_fds", EXPO_GAUGE, max_fds, "Maximum number of open file descriptors."),
-	SM("process_virtual_memory_bytes", EXPO_GAUGE, vsize, "Virtual memory size in bytes."),
-	SM("process_virtual_memory_max_bytes", EXPO_GAUGE, max_vsize,
-	   "Maximum amount of virtual memory available in bytes."),
-	SM("process_resident_memory_bytes", EXPO_GAUGE, rss, "Resident memory size in bytes."),
-	SM("process_start_time_seconds", EXPO_GAUGE, start,
-	   "Start time of the process since unix epoch in seconds."),
+    SM("process_cpu_seconds_total", EXPO_COUNTER, cpu,
+       "Total user and system CPU time spent in seconds."),
+    SM("process_open_fds", EXPO_GAUGE, fds, "Number of open file descriptors."),
+    SM("process_max_fds", EXPO_GAUGE, max_fds, "Maximum number of open file descriptors."),
+    SM("process_virtual_memory_bytes", EXPO_GAUGE, vsize, "Virtual memory size in bytes."),
+    SM("process_virtual_memory_max_bytes", EXPO_GAUGE, max_vsize,
+       "Maximum amount of virtual memory available in bytes."),
+    SM("process_resident_memory_bytes", EXPO_GAUGE, rss, "Resident memory size in bytes."),
+    SM("process_start_time_seconds", EXPO_GAUGE, start,
+       "Start time of the process since unix epoch in seconds."),
 };
 
 /* Basic-auth checks: cached, bcrypt run, and rejected without bcrypt under a flood. */
@@ -146,25 +140,28 @@ static int emit_auth(struct expo *out)
 	if (err == 0)
 		err = expo_sample(out, (double)c.busy, "result", "busy", NULL);
 	if (err == 0)
-		err = expo_family(out, "memtide_http_connections_evicted_total", EXPO_COUNTER,
-				  "Connections closed to make room for a new one: more than 256 were "
-				  "open, and this one had waited longest without a complete request.");
+		err = expo_family(
+		    out, "memtide_http_connections_evicted_total", EXPO_COUNTER,
+		    "Connections closed to make room for a new one: more than 256 were "
+		    "open, and this one had waited longest without a complete request.");
 	if (err == 0)
 		err = expo_sample(out, (double)conn_guard_evictions(), NULL);
 	return err;
 }
 
-static int self_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int self_collect(void *state, struct collect_ctx *ctx)
 {
+	struct expo *out = ctx->out;
 	struct self_sample v;
-	int err = read_self(state, &v, deadline);
+	int err = read_self(state, &v);
 
-	for (size_t i = 0; err == 0 && i < sizeof(self_metrics) / sizeof(self_metrics[0]); i++) {
+	for (size_t i = 0; err == 0 && i < ARRAY_SIZE(self_metrics); i++) {
 		const struct self_metric *m = &self_metrics[i];
 
 		err = expo_family(out, m->name, m->type, m->help);
 		if (err == 0)
-			err = expo_sample(out, *(const double *)((const char *)&v + m->offset), NULL);
+			err =
+			    expo_sample(out, *(const double *)((const char *)&v + m->offset), NULL);
 	}
 	if (err == 0)
 		err = expo_family(out, "memtide_exporter_build_info", EXPO_GAUGE,
@@ -179,10 +176,10 @@ static int self_collect(void *state, struct expo *out, const struct timespec *de
 }
 
 const struct collector self_collector = {
-	.name = "self",
-	.help = "the exporter's own process_* metrics and build",
-	.enabled_by_default = true,
-	.init = self_init,
-	.collect = self_collect,
-	.release = self_release,
+    .name = "self",
+    .help = "the exporter's own process_* metrics and build",
+    .enabled_by_default = true,
+    .init = self_init,
+    .collect = self_collect,
+    .release = self_release,
 };

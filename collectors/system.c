@@ -5,15 +5,14 @@
  */
 #include <errno.h>
 #include <libproc2/meminfo.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "collector.h"
-#include "expo.h"
+#include "exporter/array_size.h"
+#include "exporter/expo.h"
 
 struct system_state {
-	pthread_mutex_t lock; /* libproc2 handles are not thread-safe */
-	struct meminfo_info *info;
+	struct meminfo_info *info; /* not thread-safe: used on the collector's lane only */
 };
 
 static int system_init(void **state, const struct config *cfg)
@@ -29,7 +28,6 @@ static int system_init(void **state, const struct config *cfg)
 		free(s);
 		return err;
 	}
-	pthread_mutex_init(&s->lock, NULL);
 	*state = s;
 	return 0;
 }
@@ -41,16 +39,16 @@ struct system_metric {
 };
 
 static const struct system_metric system_metrics[] = {
-	{"memtide_memory_total_bytes", "Usable RAM (MemTotal).", MEMINFO_MEM_TOTAL},
-	{"memtide_memory_available_bytes",
-	 "Memory available for new work without swapping (MemAvailable).", MEMINFO_MEM_AVAILABLE},
-	{"memtide_swap_total_bytes", "Swap space (SwapTotal).", MEMINFO_SWAP_TOTAL},
-	{"memtide_swap_free_bytes", "Unused swap space (SwapFree).", MEMINFO_SWAP_FREE},
+    {"memtide_memory_total_bytes", "Usable RAM (MemTotal).", MEMINFO_MEM_TOTAL},
+    {"memtide_memory_available_bytes",
+     "Memory available for new work without swapping (MemAvailable).", MEMINFO_MEM_AVAILABLE},
+    {"memtide_swap_total_bytes", "Swap space (SwapTotal).", MEMINFO_SWAP_TOTAL},
+    {"memtide_swap_free_bytes", "Unused swap space (SwapFree).", MEMINFO_SWAP_FREE},
 };
 
-#define N_SYSTEM_METRICS (sizeof(system_metrics) / sizeof(system_metrics[0]))
+#define N_SYSTEM_METRICS ARRAY_SIZE(system_metrics)
 
-static int system_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int system_collect(void *state, struct collect_ctx *ctx)
 {
 	struct system_state *s = state;
 	enum meminfo_item items[N_SYSTEM_METRICS];
@@ -60,19 +58,16 @@ static int system_collect(void *state, struct expo *out, const struct timespec *
 
 	for (size_t i = 0; i < N_SYSTEM_METRICS; i++)
 		items[i] = system_metrics[i].item;
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
 	stack = procps_meminfo_select(s->info, items, (int)N_SYSTEM_METRICS);
 	for (size_t i = 0; stack && i < N_SYSTEM_METRICS; i++)
 		kib[i] = MEMINFO_VAL(i, ul_int, stack, s->info);
-	pthread_mutex_unlock(&s->lock);
 	if (!stack)
 		return errno ? -errno : -EIO;
 	for (size_t i = 0; i < N_SYSTEM_METRICS && err == 0; i++) {
-		err = expo_family(out, system_metrics[i].name, EXPO_GAUGE, system_metrics[i].help);
+		err = expo_family(ctx->out, system_metrics[i].name, EXPO_GAUGE,
+				  system_metrics[i].help);
 		if (err == 0)
-			err = expo_sample(out, (double)kib[i] * 1024.0, NULL);
+			err = expo_sample(ctx->out, (double)kib[i] * 1024.0, NULL);
 	}
 	return err;
 }
@@ -82,15 +77,14 @@ static void system_release(void *state)
 	struct system_state *s = state;
 
 	procps_meminfo_unref(&s->info);
-	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
 const struct collector system_collector = {
-	.name = "system",
-	.help = "memory and swap of the machine (/proc/meminfo)",
-	.enabled_by_default = true,
-	.init = system_init,
-	.collect = system_collect,
-	.release = system_release,
+    .name = "system",
+    .help = "memory and swap of the machine (/proc/meminfo)",
+    .enabled_by_default = true,
+    .init = system_init,
+    .collect = system_collect,
+    .release = system_release,
 };

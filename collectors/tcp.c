@@ -17,7 +17,6 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,12 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tcp.h"
+
 #include "collector.h"
-#include "config.h"
-#include "expo.h"
-#include "log.h"
-#include "scrape_errors.h"
-#include "sessions.h"
+#include "config_section.h"
+#include "exporter/array_size.h"
+#include "exporter/config.h"
+#include "exporter/yaml_schema.h"
+#include "exporter/expo.h"
+#include "exporter/log.h"
+#include "session_families.h"
 
 #define NAME "tcp"
 #define BUF_BYTES (256u << 10) /* netlink replies (32 KiB each) and procfs reads */
@@ -54,8 +57,8 @@ static const char *const state_names[N_KERNEL_STATES] = {
 /* clang-format on */
 
 struct tcp_state {
-	pthread_mutex_t lock; /* buf, counts, netlink_refused */
 	const struct config *cfg;
+	const struct tcp_config *tcp; /* cfg's sessions.tcp */
 	char *buf;
 	uint64_t (*counts)[N_KERNEL_STATES]; /* per configured port */
 	uint16_t *slot;			     /* by port number: its index in ports + 1, or 0 */
@@ -69,22 +72,21 @@ static int tcp_init(void **state, const struct config *cfg)
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
-	pthread_mutex_init(&s->lock, NULL);
+	s->tcp = tcp_settings(cfg);
 	*state = s;
-	if (!cfg->tcp.pool)
+	if (!s->tcp->pool)
 		return 0;
 	s->buf = malloc(BUF_BYTES);
-	s->counts = calloc(cfg->tcp.n_ports, sizeof(*s->counts));
+	s->counts = calloc(s->tcp->n_ports, sizeof(*s->counts));
 	s->slot = calloc(65536, sizeof(*s->slot));
 	if (s->buf && s->counts && s->slot) {
-		for (size_t i = 0; i < cfg->tcp.n_ports; i++)
-			s->slot[cfg->tcp.ports[i]] = (uint16_t)(i + 1);
+		for (size_t i = 0; i < s->tcp->n_ports; i++)
+			s->slot[s->tcp->ports[i]] = (uint16_t)(i + 1);
 		return 0;
 	}
 	free(s->buf);
 	free(s->counts);
 	free(s->slot);
-	pthread_mutex_destroy(&s->lock);
 	free(s);
 	*state = NULL;
 	return -ENOMEM;
@@ -94,7 +96,6 @@ static void tcp_release(void *state)
 {
 	struct tcp_state *s = state;
 
-	pthread_mutex_destroy(&s->lock);
 	free(s->buf);
 	free(s->counts);
 	free(s->slot);
@@ -132,8 +133,8 @@ static size_t build_filter(const struct tcp_config *tcp, char *buf)
 
 	for (size_t i = 0; i < tcp->n_ports; i++) {
 		struct inet_diag_bc_op op[2] = {
-			{.code = INET_DIAG_BC_S_EQ, .yes = 8, .no = 12},
-			{.no = tcp->ports[i]},
+		    {.code = INET_DIAG_BC_S_EQ, .yes = 8, .no = 12},
+		    {.no = tcp->ports[i]},
 		};
 
 		memcpy(buf + off, op, sizeof(op));
@@ -141,7 +142,7 @@ static size_t build_filter(const struct tcp_config *tcp, char *buf)
 		if (i + 1 == tcp->n_ports)
 			break;
 		op[0] = (struct inet_diag_bc_op){
-			.code = INET_DIAG_BC_JMP, .yes = 4, .no = (unsigned short)(len - off)};
+		    .code = INET_DIAG_BC_JMP, .yes = 4, .no = (unsigned short)(len - off)};
 		memcpy(buf + off, op, sizeof(op[0]));
 		off += sizeof(op[0]);
 	}
@@ -160,14 +161,14 @@ static int nl_send(int fd, const struct tcp_config *tcp, uint16_t type, const vo
 		   uint32_t seq)
 {
 	struct nlmsghdr nlh = {
-		.nlmsg_type = type, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = seq};
+	    .nlmsg_type = type, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = seq};
 	struct nlattr attr = {.nla_type = INET_DIAG_REQ_BYTECODE};
 	char filter[12 * 64], *bc = filter;
 	bool filtered = tcp->n_ports <= FILTER_MAX_PORTS;
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	struct iovec iov[4];
 	struct msghdr msg = {
-		.msg_name = &kernel, .msg_namelen = sizeof(kernel), .msg_iov = iov, .msg_iovlen = 4};
+	    .msg_name = &kernel, .msg_namelen = sizeof(kernel), .msg_iov = iov, .msg_iovlen = 4};
 	size_t flen;
 	ssize_t sent;
 
@@ -194,9 +195,9 @@ static int nl_send(int fd, const struct tcp_config *tcp, uint16_t type, const vo
 static int nl_request_family(int fd, const struct tcp_config *tcp, int family, uint32_t seq)
 {
 	struct inet_diag_req_v2 req = {
-		.sdiag_family = (uint8_t)family,
-		.sdiag_protocol = IPPROTO_TCP,
-		.idiag_states = WANTED_STATES,
+	    .sdiag_family = (uint8_t)family,
+	    .sdiag_protocol = IPPROTO_TCP,
+	    .idiag_states = WANTED_STATES,
 	};
 
 	return nl_send(fd, tcp, SOCK_DIAG_BY_FAMILY, &req, sizeof(req), seq);
@@ -291,7 +292,7 @@ static int count_netlink_families(struct tcp_state *s, int fd)
 	int err = 0;
 
 	for (uint32_t i = 0; i < 2 && !err; i++) {
-		err = nl_request_family(fd, &s->cfg->tcp, families[i], i + 2);
+		err = nl_request_family(fd, s->tcp, families[i], i + 2);
 		if (!err)
 			err = nl_dump(s, fd, i + 2);
 		/* A kernel without IPv6 has no tcp6 sockets to report. */
@@ -309,11 +310,11 @@ static int count_netlink(struct tcp_state *s, const struct timespec *deadline)
 	if (fd < 0)
 		return -errno;
 	set_timeout(fd, deadline);
-	err = nl_request_both(fd, &s->cfg->tcp, 1);
+	err = nl_request_both(fd, s->tcp, 1);
 	if (!err)
 		err = nl_dump(s, fd, 1);
 	if (err == -EINVAL || err == -ENOENT || err == -EOPNOTSUPP) {
-		memset(s->counts, 0, s->cfg->tcp.n_ports * sizeof(*s->counts));
+		memset(s->counts, 0, s->tcp->n_ports * sizeof(*s->counts));
 		err = count_netlink_families(s, fd);
 	}
 	close(fd);
@@ -423,28 +424,28 @@ static int count_procfs(struct tcp_state *s)
 /* ---- collect ------------------------------------------------------------ */
 
 /* Counts through the configured method; auto falls back to procfs for good once refused. */
-static int count_all(struct tcp_state *s, const struct timespec *deadline)
+static int count_all(struct tcp_state *s, struct collect_ctx *ctx)
 {
-	enum tcp_method method = s->cfg->tcp.method;
+	enum tcp_method method = s->tcp->method;
 	int err;
 
 	if (method == TCP_METHOD_PROCFS || (method == TCP_METHOD_AUTO && s->netlink_refused))
 		return count_procfs(s);
-	err = count_netlink(s, deadline);
+	err = count_netlink(s, ctx->deadline);
 	if (method == TCP_METHOD_NETLINK || !netlink_refusal(err))
 		return err;
-	log_info("netlink sock_diag refused; reading /proc/net/tcp instead", "err", strerror(-err),
-		 NULL);
-	scrape_errors_inc(NAME, "netlink_refused");
+	collect_log(ctx, LOGL_INFO, "netlink sock_diag refused; reading /proc/net/tcp instead",
+		    "err", strerror(-err), NULL);
+	collect_error(ctx, "netlink_refused");
 	s->netlink_refused = true;
-	memset(s->counts, 0, s->cfg->tcp.n_ports * sizeof(*s->counts));
+	memset(s->counts, 0, s->tcp->n_ports * sizeof(*s->counts));
 	return count_procfs(s);
 }
 
 static int write_counts(struct expo *out, const struct tcp_state *s)
 {
 	static const char *const names[] = {"source", "pool"};
-	const struct tcp_config *tcp = &s->cfg->tcp;
+	const struct tcp_config *tcp = s->tcp;
 	const char *values[] = {"tcp", tcp->pool};
 	struct sessions_pool p = sessions_pool_unset();
 	char port[8];
@@ -464,29 +465,169 @@ static int write_counts(struct expo *out, const struct tcp_state *s)
 	return err ? err : sessions_write_pool(out, &p, 2, names, values);
 }
 
-static int tcp_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int tcp_collect(void *state, struct collect_ctx *ctx)
 {
 	struct tcp_state *s = state;
 	int err;
 
-	if (!s->cfg->tcp.pool)
+	if (!s->tcp->pool)
 		return 0;
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
-	memset(s->counts, 0, s->cfg->tcp.n_ports * sizeof(*s->counts));
-	err = count_all(s, deadline);
+	memset(s->counts, 0, s->tcp->n_ports * sizeof(*s->counts));
+	err = count_all(s, ctx);
 	if (!err)
-		err = write_counts(out, s);
-	pthread_mutex_unlock(&s->lock);
+		err = write_counts(ctx->out, s);
 	return err;
 }
 
+/* ---- the sessions.tcp section of the config file ------------------------ */
+
+/* What sessions.tcp says; ports and method are checked once all keys are read. */
+struct tcp_draft {
+	yaml_node_t *pool;
+	yaml_node_t *ports;
+	yaml_node_t *method;
+};
+
+static bool port_value(const yaml_node_t *node, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (node->type != YAML_SCALAR_NODE || !node->data.scalar.length ||
+	    node->data.scalar.length > 5)
+		return false;
+	for (size_t i = 0; i < node->data.scalar.length; i++) {
+		unsigned char c = node->data.scalar.value[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	if (v < 1 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static int parse_ports(struct yaml_loader *ld, yaml_node_t *value, struct tcp_config *tcp)
+{
+	yaml_node_item_t *items;
+	size_t n;
+	char q[YAML_QUOTE_MAX];
+
+	if (value->type != YAML_SEQUENCE_NODE)
+		return yaml_fail(ld, yaml_line(value), "ports: expected a list of ports, got %s",
+				 yaml_kind(value));
+	items = value->data.sequence.items.start;
+	n = (size_t)(value->data.sequence.items.top - items);
+	if (!n)
+		return yaml_fail(ld, yaml_line(value), "ports: empty list");
+	tcp->ports = calloc(n, sizeof(*tcp->ports));
+	if (!tcp->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_node(ld, items[i]);
+
+		if (!item)
+			return yaml_fail(ld, yaml_line(value), "ports: broken list");
+		if (item->type != YAML_SCALAR_NODE || !port_value(item, &tcp->ports[i]))
+			return yaml_fail(ld, yaml_line(item),
+					 "ports: expected a port 1..65535, got %s",
+					 item->type == YAML_SCALAR_NODE && !yaml_is_null(item)
+					     ? YAML_QUOTE(q, item)
+					     : yaml_kind(item));
+		for (size_t j = 0; j < i; j++) {
+			if (tcp->ports[j] != tcp->ports[i])
+				continue;
+			return yaml_fail(
+			    ld, yaml_line(item), "ports: duplicate port %u (first at line %zu)",
+			    (unsigned)tcp->ports[i], yaml_line(yaml_node(ld, items[j])));
+		}
+		tcp->n_ports = i + 1;
+	}
+	return 0;
+}
+
+static int parse_method(struct yaml_loader *ld, const yaml_node_t *value, enum tcp_method *out)
+{
+	static const char *const names[] = {"auto", "netlink", "procfs"};
+	char q[YAML_QUOTE_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (yaml_scalar_is(value, names[i])) {
+			*out = (enum tcp_method)i;
+			return 0;
+		}
+	}
+	return yaml_fail(ld, yaml_line(value), "method: expected auto, netlink or procfs, got %s",
+			 YAML_QUOTE(q, value));
+}
+
+/* clang-format off */
+static const struct yaml_key tcp_keys[] = {
+	{"pool", yaml_parse_string, offsetof(struct tcp_draft, pool)},
+	{"ports", yaml_parse_node, offsetof(struct tcp_draft, ports)},
+	{"method", yaml_parse_string, offsetof(struct tcp_draft, method)},
+};
+/* clang-format on */
+
+_Static_assert(TCP_METHOD_AUTO == 0 && TCP_METHOD_NETLINK == 1 && TCP_METHOD_PROCFS == 2,
+	       "parse_method's table follows enum tcp_method");
+
+static int parse_tcp(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	struct tcp_config *tcp = field;
+	struct tcp_draft dr = {0};
+	int err;
+
+	(void)key;
+	if (yaml_is_null(value))
+		return 0;
+	err = yaml_parse_mapping(ld, value, "sessions.tcp", tcp_keys, ARRAY_SIZE(tcp_keys), &dr);
+	if (err)
+		return err;
+	if (!dr.pool)
+		return yaml_missing(ld, value, "sessions.tcp", "pool");
+	if (!dr.ports)
+		return yaml_missing(ld, value, "sessions.tcp", "ports");
+	err = parse_ports(ld, dr.ports, tcp);
+	if (!err && dr.method)
+		err = parse_method(ld, dr.method, &tcp->method);
+	if (err)
+		return err;
+	tcp->pool = strdup(yaml_scalar(dr.pool));
+	return tcp->pool ? 0 : -ENOMEM;
+}
+
+_Static_assert(ARRAY_SIZE(tcp_keys) <= YAML_MAPPING_MAX_KEYS, "tcp_keys");
+
+static void tcp_section_release(void *settings)
+{
+	struct tcp_config *tcp = settings;
+
+	free(tcp->pool);
+	free(tcp->ports);
+}
+
+const struct config_section tcp_section = {
+    .key = "sessions.tcp",
+    .size = sizeof(struct tcp_config),
+    .parse = parse_tcp,
+    .release = tcp_section_release,
+};
+
+const struct collector tcp_collector;
+
+const struct tcp_config *tcp_settings(const struct config *cfg)
+{
+	return config_settings(cfg, &tcp_collector);
+}
+
 const struct collector tcp_collector = {
-	.name = NAME,
-	.help = "TCP connections on local ports by state (sessions.tcp)",
-	.enabled_by_default = true,
-	.init = tcp_init,
-	.collect = tcp_collect,
-	.release = tcp_release,
+    .name = NAME,
+    .help = "TCP connections on local ports by state (sessions.tcp)",
+    .enabled_by_default = true,
+    .config = &tcp_section,
+    .init = tcp_init,
+    .collect = tcp_collect,
+    .release = tcp_release,
 };

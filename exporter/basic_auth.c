@@ -26,11 +26,11 @@ struct cached {
 
 struct basic_auth {
 	const struct web_config *wc;
-	size_t decoy; /* the user whose hash an unknown user is checked against */
+	size_t decoy;		    /* the user whose hash an unknown user is checked against */
 	pthread_mutex_t cache_lock; /* cache, next_slot, costliest: held for microseconds */
 	struct cached cache[CACHE_SLOTS];
 	size_t next_slot;
-	double costliest; /* seconds one bcrypt of the costliest hash takes, estimated */
+	double costliest;	     /* seconds one bcrypt of the costliest hash takes, estimated */
 	pthread_mutex_t bcrypt_lock; /* one bcrypt at a time, and the crypt buffer */
 	struct crypt_data *cd;	     /* 32 KiB: too big for a connection thread's stack */
 };

@@ -23,8 +23,8 @@ struct conn_guard {
 	pthread_mutex_t lock; /* everything below */
 	struct conn_slot *slots;
 	unsigned n_slots, keep, open;
-	uint64_t clock;	      /* ticks once per event: orders the slots */
-	time_t logged;	      /* CLOCK_MONOTONIC seconds of the last log line */
+	uint64_t clock; /* ticks once per event: orders the slots */
+	time_t logged;	/* CLOCK_MONOTONIC seconds of the last log line */
 };
 
 static uint64_t evictions; /* atomic */

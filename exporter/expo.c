@@ -26,7 +26,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "array_size.h"
+#include "dynbuf.h"
 
 /* Room for the longest value: "-1.7976931348623157e+308" and a NUL. */
 #define VALUE_BUF 32
@@ -67,12 +68,6 @@ struct expo {
 	struct family *cur; /* where samples go; NULL after a failed expo_family() */
 	size_t nsamples;
 	size_t bytes; /* accounted memory, never above EXPO_MAX_BYTES */
-};
-
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
 };
 
 /* Reserves n accounted bytes, or fails leaving the expo as it was. */
@@ -611,56 +606,15 @@ size_t expo_sample_count(const struct expo *e)
 	return e ? e->nsamples : 0;
 }
 
-/* Makes room for n more bytes and a NUL. */
-static int buf_reserve(struct buf *b, size_t n)
-{
-	size_t ncap;
-	char *p;
-
-	if (n > RENDER_MAX_BYTES - b->len)
-		return -E2BIG;
-	if (b->len + n < b->cap)
-		return 0;
-	ncap = b->cap ? b->cap : 4096;
-	while (ncap <= b->len + n)
-		ncap *= 2;
-	if (ncap > RENDER_MAX_BYTES + 1)
-		ncap = RENDER_MAX_BYTES + 1;
-	p = realloc(b->p, ncap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = ncap;
-	return 0;
-}
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-	int ret = buf_reserve(b, n);
-
-	if (ret)
-		return ret;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int buf_str(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
-static int buf_escaped(struct buf *b, const char *s, bool quote)
+static int buf_escaped(struct dynbuf *b, const char *s, bool quote)
 {
 	size_t n = escape(NULL, s, quote);
-	int ret = buf_reserve(b, n);
+	int ret = dynbuf_reserve(b, n);
 
 	if (ret)
 		return ret;
 	escape(b->p + b->len, s, quote);
-	b->len += n;
-	b->p[b->len] = '\0';
+	dynbuf_advance(b, n);
 	return 0;
 }
 
@@ -701,24 +655,24 @@ static const char *type_name(enum expo_type type, enum expo_format fmt)
 	return fmt == EXPO_OPENMETRICS_100 ? "unknown" : "untyped";
 }
 
-static int render_header(struct buf *b, const struct family *f, enum expo_format fmt)
+static int render_header(struct dynbuf *b, const struct family *f, enum expo_format fmt)
 {
 	bool om = fmt == EXPO_OPENMETRICS_100;
 	size_t len = om ? om_name_len(f) : f->name_len;
 	int ret = 0;
 
 	if (f->help && *f->help) {
-		ret = buf_str(b, "# HELP ");
-		ret = ret ?: buf_add(b, f->name, len);
-		ret = ret ?: buf_add(b, " ", 1);
+		ret = dynbuf_addstr(b, "# HELP ");
+		ret = ret ?: dynbuf_add(b, f->name, len);
+		ret = ret ?: dynbuf_add(b, " ", 1);
 		ret = ret ?: buf_escaped(b, f->help, om);
-		ret = ret ?: buf_add(b, "\n", 1);
+		ret = ret ?: dynbuf_add(b, "\n", 1);
 	}
-	ret = ret ?: buf_str(b, "# TYPE ");
-	ret = ret ?: buf_add(b, f->name, len);
-	ret = ret ?: buf_add(b, " ", 1);
-	ret = ret ?: buf_str(b, type_name(f->type, fmt));
-	return ret ?: buf_add(b, "\n", 1);
+	ret = ret ?: dynbuf_addstr(b, "# TYPE ");
+	ret = ret ?: dynbuf_add(b, f->name, len);
+	ret = ret ?: dynbuf_add(b, " ", 1);
+	ret = ret ?: dynbuf_addstr(b, type_name(f->type, fmt));
+	return ret ?: dynbuf_add(b, "\n", 1);
 }
 
 /* By label text; equal texts keep the order they were written in. */
@@ -736,25 +690,25 @@ static int cmp_samples(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int render_sample(struct buf *b, const struct family *f, const struct sample *s)
+static int render_sample(struct dynbuf *b, const struct family *f, const struct sample *s)
 {
 	char value[VALUE_BUF];
 	int ret;
 
 	format_value(value, s->value);
-	ret = buf_add(b, f->name, f->name_len);
+	ret = dynbuf_add(b, f->name, f->name_len);
 	if (s->labels) {
-		ret = ret ?: buf_add(b, "{", 1);
-		ret = ret ?: buf_add(b, s->labels, s->len);
-		ret = ret ?: buf_add(b, "}", 1);
+		ret = ret ?: dynbuf_add(b, "{", 1);
+		ret = ret ?: dynbuf_add(b, s->labels, s->len);
+		ret = ret ?: dynbuf_add(b, "}", 1);
 	}
-	ret = ret ?: buf_add(b, " ", 1);
-	ret = ret ?: buf_str(b, value);
-	return ret ?: buf_add(b, "\n", 1);
+	ret = ret ?: dynbuf_add(b, " ", 1);
+	ret = ret ?: dynbuf_addstr(b, value);
+	return ret ?: dynbuf_add(b, "\n", 1);
 }
 
 /* order has room for the family's samples; sorting pointers leaves f const. */
-static int render_family(struct buf *b, const struct family *f, enum expo_format fmt,
+static int render_family(struct dynbuf *b, const struct family *f, enum expo_format fmt,
 			 const struct sample **order)
 {
 	size_t i;
@@ -771,7 +725,7 @@ static int render_family(struct buf *b, const struct family *f, enum expo_format
 	return ret;
 }
 
-static int render_plain(const struct expo *e, enum expo_format fmt, struct buf *b)
+static int render_plain(const struct expo *e, enum expo_format fmt, struct dynbuf *b)
 {
 	const struct sample **order;
 	size_t most = 1, i;
@@ -784,11 +738,11 @@ static int render_plain(const struct expo *e, enum expo_format fmt, struct buf *
 	if (!order)
 		return -ENOMEM;
 	/* An empty rendering is still a valid, NUL-terminated buffer. */
-	ret = buf_add(b, "", 0);
+	ret = dynbuf_add(b, "", 0);
 	for (i = 0; i < e->nfams && !ret; i++)
 		ret = render_family(b, e->fams[i], fmt, order);
 	if (!ret && fmt == EXPO_OPENMETRICS_100)
-		ret = buf_str(b, "# EOF\n");
+		ret = dynbuf_addstr(b, "# EOF\n");
 	free(order);
 	return ret;
 }
@@ -837,22 +791,22 @@ out_deflate_end:
 
 int expo_render(const struct expo *e, enum expo_format fmt, bool gzip, char **out, size_t *len)
 {
-	struct buf b = {0};
+	struct dynbuf b;
 	int ret;
 
 	if (!e || !out || !len || (fmt != EXPO_TEXT_004 && fmt != EXPO_OPENMETRICS_100))
 		return -EINVAL;
+	dynbuf_init(&b, RENDER_MAX_BYTES);
 	ret = render_plain(e, fmt, &b);
 	if (ret)
 		goto out_free_buf;
 	if (!gzip) {
-		*out = b.p;
-		*len = b.len;
+		*out = dynbuf_take(&b, len);
 		return 0;
 	}
 	ret = gzip_compress(b.p, b.len, out, len);
 out_free_buf:
-	free(b.p);
+	dynbuf_free(&b);
 	return ret;
 }
 

@@ -31,7 +31,7 @@ enum expo_type {
 };
 
 enum expo_format {
-	EXPO_TEXT_004,       /* text/plain; version=0.0.4 */
+	EXPO_TEXT_004,	     /* text/plain; version=0.0.4 */
 	EXPO_OPENMETRICS_100 /* application/openmetrics-text; version=1.0.0 */
 };
 

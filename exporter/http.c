@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <microhttpd.h>
@@ -19,16 +18,15 @@
 #include <unistd.h>
 
 #include "basic_auth.h"
-#include "collector.h"
 #include "conn_guard.h"
-#include "config.h"
+#include "dynbuf.h"
 #include "expo.h"
 #include "http_tls.h"
 #include "log.h"
+#include "memory_policy.h"
 #include "negotiate.h"
 #include "runtime.h"
 #include "scrape.h"
-#include "stack_release.h"
 #include "webconfig.h"
 
 #define DEFAULT_SCRAPE_TIMEOUT 10.0 /* Prometheus' default, when the header is absent */
@@ -43,7 +41,9 @@
  * silence) cannot take every thread from the Prometheus servers. */
 #define PER_ADDRESS_CONNECTION_LIMIT 64
 #define THREAD_STACK_SIZE (512u << 10)
-#define LANDING_PAGE_MAX 16384
+/* The landing page: two paths of up to PATH_MAX, six times longer escaped,
+ * and a line per collector. */
+#define LANDING_PAGE_MAX (64u << 10)
 
 /*
  * One libmicrohttpd daemon serving the server's socket with one web config.
@@ -55,11 +55,11 @@
  */
 struct listener {
 	struct http_server *srv;
-	struct web_config *web;  /* NULL: plain HTTP, no authentication */
+	struct web_config *web;	 /* NULL: plain HTTP, no authentication */
 	struct basic_auth *auth; /* NULL: no users */
 	struct MHD_Daemon *daemon;
 	struct conn_guard *guard; /* its connections, for evicting slow ones */
-	int draining;            /* atomic: replaced by a reload, closing its connections */
+	int draining;		  /* atomic: replaced by a reload, closing its connections */
 };
 
 struct http_server {
@@ -67,7 +67,7 @@ struct http_server {
 	char address[128]; /* as bound, for messages */
 	int fd;
 	struct listener *current;
-	unsigned in_flight; /* atomic: scrapes being answered now */
+	unsigned in_flight;	    /* atomic: scrapes being answered now */
 	pthread_mutex_t drain_lock; /* drainers and stopping */
 	pthread_cond_t drained;	    /* signalled as each drainer ends */
 	unsigned drainers;	    /* old listeners still closing their connections */
@@ -89,15 +89,13 @@ static enum MHD_Result queue(const struct listener *l, struct MHD_Connection *c,
 	return ret;
 }
 
-static enum MHD_Result respond(const struct listener *l, struct MHD_Connection *c,
-			       unsigned status, const char *type, char *body, size_t len,
-			       bool must_free)
+static enum MHD_Result respond(const struct listener *l, struct MHD_Connection *c, unsigned status,
+			       const char *type, char *body, size_t len, bool must_free)
 {
 	struct MHD_Response *r;
 
-	r = MHD_create_response_from_buffer(len, body,
-					    must_free ? MHD_RESPMEM_MUST_FREE
-						      : MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(
+	    len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		if (must_free)
 			free(body);
@@ -125,8 +123,8 @@ static enum MHD_Result respond_text(const struct listener *l, struct MHD_Connect
  */
 static double scrape_timeout(struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    "X-Prometheus-Scrape-Timeout-Seconds");
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Prometheus-Scrape-Timeout-Seconds");
 	double t = DEFAULT_SCRAPE_TIMEOUT;
 	char *end;
 
@@ -142,11 +140,11 @@ static double scrape_timeout(struct MHD_Connection *c)
 static enum MHD_Result serve_metrics(const struct listener *l, struct MHD_Connection *c)
 {
 	enum expo_format fmt = l->srv->opts.openmetrics
-				       ? negotiate_format(MHD_lookup_connection_value(
-						 c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT))
-				       : EXPO_TEXT_004;
+				   ? negotiate_format(MHD_lookup_connection_value(
+					 c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT))
+				   : EXPO_TEXT_004;
 	bool gzip = negotiate_gzip(
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 	struct runtime *rt = runtime_current();
 	struct MHD_Response *r;
 	struct expo *e = NULL;
@@ -191,73 +189,84 @@ static enum MHD_Result serve_metrics_bounded(const struct listener *l, struct MH
 	} else {
 		ret = serve_metrics(l, c);
 	}
-	/* The last scrape out returns the heap's free pages: what a scrape
-	 * freed stays free until the next, and holes in the heap would
-	 * otherwise stay resident. */
 	if (__atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL) == 0)
-		malloc_trim(0);
+		memory_policy_scrapes_idle();
 	return ret;
 }
 
-/* Appends HTML-escaped text; the page buffer is bounded and cut, never overrun. */
-static void html_escaped(char *page, size_t cap, size_t *len, const char *s)
+/* Appends HTML-escaped text. */
+static int html_escaped(struct dynbuf *page, const char *s)
 {
-	for (; *s && *len + 7 < cap; s++) {
-		const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;"
-				: *s == '"' ? "&quot;" : NULL;
+	int err = 0;
 
-		if (rep) {
-			memcpy(page + *len, rep, strlen(rep));
-			*len += strlen(rep);
-		} else {
-			page[(*len)++] = *s;
-		}
+	for (; *s && !err; s++) {
+		const char *rep = *s == '<'   ? "&lt;"
+				  : *s == '>' ? "&gt;"
+				  : *s == '&' ? "&amp;"
+				  : *s == '"' ? "&quot;"
+					      : NULL;
+
+		err = rep ? dynbuf_addstr(page, rep) : dynbuf_add(page, s, 1);
 	}
-	page[*len] = '\0';
+	return err;
 }
 
-static void html_raw(char *page, size_t cap, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
+struct landing {
+	struct dynbuf *page;
+	int err;
+};
 
-	va_start(ap, fmt);
-	n = vsnprintf(page + *len, cap - *len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*len = *len + (size_t)n < cap ? *len + (size_t)n : cap - 1;
+static void landing_collector(void *arg, const char *name, const char *help, bool on)
+{
+	struct landing *p = arg;
+
+	if (!p->err)
+		p->err = dynbuf_addf(p->page, "<li><b>%s</b> %s: %s</li>\n", name,
+				     on ? "on" : "off", help);
+}
+
+/* The page's parts; a failed append has freed the page. */
+static int landing_page(const struct http_server *srv, struct runtime *rt, struct dynbuf *page)
+{
+	const char *path = rt ? runtime_config_path(rt) : NULL;
+	int err;
+
+	err = dynbuf_addf(page,
+			  "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>memtide "
+			  "exporter</title></head>\n<body><h1>memtide exporter</h1>\n<p>Version %s "
+			  "(%s). Process memory, allocator statistics and live sessions for "
+			  "Prometheus.</p>\n<p><a href=\"",
+			  MEMTIDE_VERSION, MEMTIDE_REVISION);
+	err = err ?: html_escaped(page, srv->opts.telemetry_path);
+	err = err ?: dynbuf_addstr(page, "\">Metrics</a></p>\n<h2>Collectors</h2>\n<ul>\n");
+	if (!err && rt) {
+		struct landing p = {.page = page};
+
+		runtime_each_collector(rt, landing_collector, &p);
+		err = p.err;
+	}
+	err = err ?: dynbuf_addstr(page, "</ul>\n<h2>Configuration</h2>\n<p>");
+	err = err
+		  ?: html_escaped(page,
+				  path ? path : "no config file: every process, grouped by comm");
+	return err ?: dynbuf_addstr(page, "</p>\n</body></html>\n");
 }
 
 static enum MHD_Result serve_landing(const struct listener *l, struct MHD_Connection *c)
 {
-	const struct http_server *srv = l->srv;
 	struct runtime *rt = runtime_current();
-	char *page = malloc(LANDING_PAGE_MAX);
-	size_t len = 0;
+	struct dynbuf page;
+	char *body;
+	size_t len;
+	int err;
 
-	if (!page) {
-		runtime_put(rt);
-		return MHD_NO;
-	}
-	html_raw(page, LANDING_PAGE_MAX, &len,
-		 "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>memtide exporter"
-		 "</title></head>\n<body><h1>memtide exporter</h1>\n<p>Version %s (%s). "
-		 "Process memory, allocator statistics and live sessions for Prometheus.</p>\n"
-		 "<p><a href=\"",
-		 MEMTIDE_VERSION, MEMTIDE_REVISION);
-	html_escaped(page, LANDING_PAGE_MAX, &len, srv->opts.telemetry_path);
-	html_raw(page, LANDING_PAGE_MAX, &len, "\">Metrics</a></p>\n<h2>Collectors</h2>\n<ul>\n");
-	for (size_t i = 0; rt && i < collectors_count; i++) {
-		html_raw(page, LANDING_PAGE_MAX, &len, "<li><b>%s</b> %s: %s</li>\n",
-			 collectors[i]->name, rt->enabled[i] ? "on" : "off", collectors[i]->help);
-	}
-	html_raw(page, LANDING_PAGE_MAX, &len, "</ul>\n<h2>Configuration</h2>\n<p>");
-	html_escaped(page, LANDING_PAGE_MAX, &len,
-		     rt && rt->cfg->path ? rt->cfg->path
-					 : "no config file: every process, grouped by comm");
-	html_raw(page, LANDING_PAGE_MAX, &len, "</p>\n</body></html>\n");
+	dynbuf_init(&page, LANDING_PAGE_MAX);
+	err = landing_page(l->srv, rt, &page);
 	runtime_put(rt);
-	return respond(l, c, MHD_HTTP_OK, "text/html; charset=utf-8", page, len, true);
+	if (err)
+		return MHD_NO;
+	body = dynbuf_take(&page, &len);
+	return respond(l, c, MHD_HTTP_OK, "text/html; charset=utf-8", body, len, true);
 }
 
 /* Every path needs the credentials, as exporter-toolkit asks: the landing
@@ -331,7 +340,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
 	(void)con_cls;
 	(void)code;
 	conn_guard_busy(l->guard, slot_of(c), c, false);
-	stack_release_below_caller();
+	memory_policy_request_done();
 }
 
 /* Enters connections into the listener's guard as they open, takes them out as they close. */
@@ -497,19 +506,18 @@ static int listener_start(struct http_server *srv, struct web_config *wc, struct
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					     srv->opts.connection_timeout, NULL};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE, THREAD_STACK_SIZE, NULL};
-	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-					     (intptr_t)request_completed, l};
-	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
-					     (intptr_t)connection_notify, l};
+	items[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, l};
+	items[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)connection_notify, l};
 	n_tls = http_tls_options(wc, items + n);
 	n += n_tls;
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	/* MHD_USE_ITC lets a reload quiesce this daemon and hand its socket on. */
-	l->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-					     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-					     MHD_USE_ERROR_LOG | (n_tls ? MHD_USE_TLS : 0),
-				     0, NULL, NULL, handle, l, MHD_OPTION_ARRAY, items,
-				     MHD_OPTION_END);
+	l->daemon =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				 MHD_USE_ITC | MHD_USE_ERROR_LOG | (n_tls ? MHD_USE_TLS : 0),
+			     0, NULL, NULL, handle, l, MHD_OPTION_ARRAY, items, MHD_OPTION_END);
 	if (!l->daemon) {
 		listener_free(l);
 		return -EIO;

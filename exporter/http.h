@@ -15,10 +15,10 @@
 #include <stddef.h>
 
 struct http_options {
-	const char *telemetry_path; /* "/metrics" */
-	unsigned max_requests;      /* concurrent scrapes; 0 means no limit */
+	const char *telemetry_path;  /* "/metrics" */
+	unsigned max_requests;	     /* concurrent scrapes; 0 means no limit */
 	unsigned connection_timeout; /* seconds an idle or slow connection may hold a thread */
-	bool openmetrics;           /* offer OpenMetrics to clients that prefer it */
+	bool openmetrics;	     /* offer OpenMetrics to clients that prefer it */
 };
 
 struct http_server;

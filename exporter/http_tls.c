@@ -76,8 +76,8 @@ size_t http_tls_options(const struct web_config *wc, struct MHD_OptionItem *item
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, wc->key_pem};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, wc->priorities};
 	if (wc->client_ca_pem)
-		items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
-						     wc->client_ca_pem};
+		items[n++] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, wc->client_ca_pem};
 	items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
 					     (intptr_t)apply_client_auth, (void *)wc};
 	return n;

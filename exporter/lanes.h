@@ -14,7 +14,10 @@
 
 #include <stddef.h>
 
-#define LANES_MAX 16
+#include "collectors/collector.h"
+
+/* One lane per registered collector: the same bound, not an equal number. */
+#define LANES_MAX COLLECTORS_MAX
 /* Concurrent scrapes queue one task each per lane: room for more than
  * --web.max-requests' default (40), so that scrapes wait their turn rather
  * than fail, while a stalled collector still cannot pile work up. */

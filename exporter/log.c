@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_size.h"
+
 #define LOG_LINE_MAX 4096
 
 static enum log_level min_level = LOGL_INFO;
@@ -20,7 +22,7 @@ int log_setup(const char *level, const char *format)
 {
 	int found = -1;
 
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++)
 		if (strcmp(level, level_names[i]) == 0)
 			found = (int)i;
 	if (found < 0)
@@ -32,7 +34,11 @@ int log_setup(const char *level, const char *format)
 	return 0;
 }
 
-/* A bounded line buffer: appends are cut at the end, never overflow. */
+/*
+ * A bounded line buffer on the caller's stack: appends are cut at the end,
+ * never overflow. Not a dynbuf on purpose: logging must not allocate, since
+ * it reports, among others, that memory ran out.
+ */
 struct line {
 	char buf[LOG_LINE_MAX];
 	size_t len;
@@ -111,16 +117,16 @@ static void format_time(char *out, size_t len)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 ts.tv_nsec / 1000000);
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-void log_write(enum log_level level, const char *msg, ...)
+/* One line: ts, level, msg, then the tag (when tag_key is not NULL), then the pairs in ap. */
+static void write_line(enum log_level level, const char *msg, const char *tag_key,
+		       const char *tag_value, va_list ap)
 {
 	struct line l = {.len = 0};
 	char ts[96];
-	va_list ap;
 	const char *key;
 	int saved_errno = errno;
 
@@ -130,13 +136,13 @@ void log_write(enum log_level level, const char *msg, ...)
 	put_field(&l, "ts", ts, true);
 	put_field(&l, "level", level_names[level], false);
 	put_field(&l, "msg", msg, false);
-	va_start(ap, msg);
+	if (tag_key)
+		put_field(&l, tag_key, tag_value ? tag_value : "", false);
 	while ((key = va_arg(ap, const char *)) != NULL) {
 		const char *value = va_arg(ap, const char *);
 
 		put_field(&l, key, value ? value : "", false);
 	}
-	va_end(ap);
 	if (json_format)
 		l.buf[l.len++] = '}';
 	l.buf[l.len++] = '\n';
@@ -144,4 +150,19 @@ void log_write(enum log_level level, const char *msg, ...)
 	if (write(STDERR_FILENO, l.buf, l.len) < 0)
 		(void)0;
 	errno = saved_errno;
+}
+
+void log_write(enum log_level level, const char *msg, ...)
+{
+	va_list ap;
+
+	va_start(ap, msg);
+	write_line(level, msg, NULL, NULL, ap);
+	va_end(ap);
+}
+
+void log_vwrite_tagged(enum log_level level, const char *msg, const char *tag_key,
+		       const char *tag_value, va_list ap)
+{
+	write_line(level, msg, tag_key, tag_value, ap);
 }

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -17,11 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "collectors/collector.h"
 #include "config.h"
 #include "expo.h"
 #include "http.h"
 #include "log.h"
+#include "memory_policy.h"
 #include "runtime.h"
 #include "scrape.h"
 #include "webconfig.h"
@@ -45,7 +45,7 @@ struct flags {
 	const char *log_format;
 	bool once;
 	bool no_openmetrics;
-	bool enabled[RUNTIME_MAX_COLLECTORS];
+	bool enabled[COLLECTORS_MAX];
 };
 
 enum {
@@ -67,64 +67,65 @@ enum {
 };
 
 static const struct option fixed_options[] = {
-	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
-	{"web.telemetry-path", required_argument, NULL, OPT_TELEMETRY},
-	{"web.max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
-	{"web.connection-timeout", required_argument, NULL, OPT_CONNECTION_TIMEOUT},
-	{"config.file", required_argument, NULL, OPT_CONFIG},
-	{"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
-	{"path.procfs", required_argument, NULL, OPT_PROCFS},
-	{"path.sysfs", required_argument, NULL, OPT_SYSFS},
-	{"collector.agent.dir", required_argument, NULL, OPT_AGENT_DIR},
-	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
-	{"once", no_argument, NULL, OPT_ONCE},
-	{"web.disable-openmetrics", no_argument, NULL, OPT_NO_OPENMETRICS},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"help", no_argument, NULL, 'h'},
+    {"web.listen-address", required_argument, NULL, OPT_LISTEN},
+    {"web.telemetry-path", required_argument, NULL, OPT_TELEMETRY},
+    {"web.max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+    {"web.connection-timeout", required_argument, NULL, OPT_CONNECTION_TIMEOUT},
+    {"config.file", required_argument, NULL, OPT_CONFIG},
+    {"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
+    {"path.procfs", required_argument, NULL, OPT_PROCFS},
+    {"path.sysfs", required_argument, NULL, OPT_SYSFS},
+    {"collector.agent.dir", required_argument, NULL, OPT_AGENT_DIR},
+    {"log.level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log.format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"once", no_argument, NULL, OPT_ONCE},
+    {"web.disable-openmetrics", no_argument, NULL, OPT_NO_OPENMETRICS},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, 'h'},
 };
 
 #define N_FIXED (sizeof(fixed_options) / sizeof(fixed_options[0]))
 
 static void usage(FILE *to)
 {
-	fprintf(to,
-		"Usage: memtide_exporter [flags]\n"
-		"\n"
-		"Publishes process-group memory, allocator statistics and live sessions for\n"
-		"Prometheus on /metrics.\n"
-		"\n"
-		"Flags:\n"
-		"  --web.listen-address=ADDR  address to listen on: host:port, :port (every\n"
-		"                             address) or [IPv6]:port; repeatable (default :10117)\n"
-		"  --web.telemetry-path=PATH  path of the metrics (default /metrics)\n"
-		"  --web.max-requests=N       concurrent scrapes before answering 503; 0 for no\n"
-		"                             limit (default 40)\n"
-		"  --web.connection-timeout=S seconds an idle or slow client may hold a\n"
-		"                             connection before it is closed (default 60)\n"
-		"  --web.disable-openmetrics  always answer in the text format 0.0.4, even to\n"
-		"                             clients that prefer OpenMetrics\n"
-		"  --web.config.file=FILE     TLS, basic authentication and response headers, in\n"
-		"                             exporter-toolkit's format (as node_exporter reads);\n"
-		"                             SIGHUP reloads it with the certificates it names\n"
-		"  --config.file=FILE         YAML config: process groups and more (default: none,\n"
-		"                             every process grouped by comm); SIGHUP reloads it\n"
-		"  --path.procfs=DIR          procfs mount for the files the exporter reads itself:\n"
-		"                             boot time and fd counts (default /proc); libproc2\n"
-		"                             always reads /proc, so in a container share the\n"
-		"                             host's PID namespace instead of bind-mounting\n"
-		"  --path.sysfs=DIR           sysfs mount, for cgroup memory limits (default /sys)\n"
-		"  --collector.agent.dir=DIR  where libmemtide agents write their segments, as\n"
-		"                             their MEMTIDE_DIR (default /dev/shm)\n"
-		"  --log.level=LEVEL          debug, info, warn or error (default info)\n"
-		"  --log.format=FORMAT        logfmt or json, to stderr (default logfmt)\n"
-		"  --once                     print one scrape (text format) to stdout and exit\n"
-		"  --collector.NAME           enable collector NAME\n"
-		"  --no-collector.NAME        disable collector NAME\n"
-		"  --version                  print the version and exit\n"
-		"  -h, --help                 print this help and exit\n"
-		"\n"
-		"Collectors:\n");
+	fprintf(
+	    to,
+	    "Usage: memtide_exporter [flags]\n"
+	    "\n"
+	    "Publishes process-group memory, allocator statistics and live sessions for\n"
+	    "Prometheus on /metrics.\n"
+	    "\n"
+	    "Flags:\n"
+	    "  --web.listen-address=ADDR  address to listen on: host:port, :port (every\n"
+	    "                             address) or [IPv6]:port; repeatable (default :10117)\n"
+	    "  --web.telemetry-path=PATH  path of the metrics (default /metrics)\n"
+	    "  --web.max-requests=N       concurrent scrapes before answering 503; 0 for no\n"
+	    "                             limit (default 40)\n"
+	    "  --web.connection-timeout=S seconds an idle or slow client may hold a\n"
+	    "                             connection before it is closed (default 60)\n"
+	    "  --web.disable-openmetrics  always answer in the text format 0.0.4, even to\n"
+	    "                             clients that prefer OpenMetrics\n"
+	    "  --web.config.file=FILE     TLS, basic authentication and response headers, in\n"
+	    "                             exporter-toolkit's format (as node_exporter reads);\n"
+	    "                             SIGHUP reloads it with the certificates it names\n"
+	    "  --config.file=FILE         YAML config: process groups and more (default: none,\n"
+	    "                             every process grouped by comm); SIGHUP reloads it\n"
+	    "  --path.procfs=DIR          procfs mount for the files the exporter reads itself:\n"
+	    "                             boot time and fd counts (default /proc); libproc2\n"
+	    "                             always reads /proc, so in a container share the\n"
+	    "                             host's PID namespace instead of bind-mounting\n"
+	    "  --path.sysfs=DIR           sysfs mount, for cgroup memory limits (default /sys)\n"
+	    "  --collector.agent.dir=DIR  where libmemtide agents write their segments, as\n"
+	    "                             their MEMTIDE_DIR (default /dev/shm)\n"
+	    "  --log.level=LEVEL          debug, info, warn or error (default info)\n"
+	    "  --log.format=FORMAT        logfmt or json, to stderr (default logfmt)\n"
+	    "  --once                     print one scrape (text format) to stdout and exit\n"
+	    "  --collector.NAME           enable collector NAME\n"
+	    "  --no-collector.NAME        disable collector NAME\n"
+	    "  --version                  print the version and exit\n"
+	    "  -h, --help                 print this help and exit\n"
+	    "\n"
+	    "Collectors:\n");
 	for (size_t i = 0; i < collectors_count; i++)
 		fprintf(to, "  %-10s %-8s %s\n", collectors[i]->name,
 			collectors[i]->enabled_by_default ? "(on)" : "(off)", collectors[i]->help);
@@ -198,31 +199,55 @@ static int apply_option(struct flags *f, int opt, const char *arg)
 		return 0;
 	case OPT_CONNECTION_TIMEOUT:
 		if (parse_unsigned(arg, &f->connection_timeout) < 0 || f->connection_timeout == 0) {
-			fprintf(stderr, "memtide_exporter: --web.connection-timeout: not a number "
-					"of seconds above 0: %s\n", arg);
+			fprintf(stderr,
+				"memtide_exporter: --web.connection-timeout: not a number "
+				"of seconds above 0: %s\n",
+				arg);
 			return -EINVAL;
 		}
 		return 0;
-	case OPT_CONFIG: f->config_file = arg; return 0;
-	case OPT_WEB_CONFIG: f->web_config_file = arg; return 0;
-	case OPT_PROCFS: f->procfs = arg; return 0;
-	case OPT_SYSFS: f->sysfs = arg; return 0;
-	case OPT_AGENT_DIR: f->agent_dir = arg; return 0;
-	case OPT_LOG_LEVEL: f->log_level = arg; return 0;
-	case OPT_LOG_FORMAT: f->log_format = arg; return 0;
-	case OPT_ONCE: f->once = true; return 0;
-	case OPT_NO_OPENMETRICS: f->no_openmetrics = true; return 0;
+	case OPT_CONFIG:
+		f->config_file = arg;
+		return 0;
+	case OPT_WEB_CONFIG:
+		f->web_config_file = arg;
+		return 0;
+	case OPT_PROCFS:
+		f->procfs = arg;
+		return 0;
+	case OPT_SYSFS:
+		f->sysfs = arg;
+		return 0;
+	case OPT_AGENT_DIR:
+		f->agent_dir = arg;
+		return 0;
+	case OPT_LOG_LEVEL:
+		f->log_level = arg;
+		return 0;
+	case OPT_LOG_FORMAT:
+		f->log_format = arg;
+		return 0;
+	case OPT_ONCE:
+		f->once = true;
+		return 0;
+	case OPT_NO_OPENMETRICS:
+		f->no_openmetrics = true;
+		return 0;
 	case OPT_VERSION:
 		printf("memtide_exporter %s (revision %s)\n", MEMTIDE_VERSION, MEMTIDE_REVISION);
 		return 1;
-	case 'h': usage(stdout); return 1;
-	default: usage(stderr); return -EINVAL;
+	case 'h':
+		usage(stdout);
+		return 1;
+	default:
+		usage(stderr);
+		return -EINVAL;
 	}
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
-	char names[2 * RUNTIME_MAX_COLLECTORS][64];
+	char names[2 * COLLECTORS_MAX][64];
 	struct option *options = build_options(names);
 	int opt, rc = 0;
 
@@ -336,8 +361,8 @@ static void reload(const struct flags *f, struct http_server **servers)
 		if (http_reload(servers[i], web) < 0)
 			log_error("cannot apply the new web config; serving with the old one",
 				  "address", http_address(servers[i]), NULL);
-	log_info("web config reloaded", "file", f->web_config_file, "tls",
-		 web->tls ? "on" : "off", NULL);
+	log_info("web config reloaded", "file", f->web_config_file, "tls", web->tls ? "on" : "off",
+		 NULL);
 	web_config_put(web);
 }
 
@@ -381,25 +406,14 @@ static void serve(const struct flags *f, struct http_server **servers, const sig
 	}
 }
 
-/*
- * The exporter's own memory is a metric it publishes and a promise it makes:
- * one arena rather than one per thread (scrapes are short and few), and large
- * buffers (a scrape's rendering) straight from mmap, returned when freed,
- * instead of glibc's thresholds that grow after every large free and keep
- * the memory.
- */
-static void limit_allocator_retention(void)
-{
-	mallopt(M_ARENA_MAX, 1);
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
-}
-
 int main(int argc, char **argv)
 {
-	struct flags f = {.telemetry_path = "/metrics", .max_requests = 40,
+	struct flags f = {.telemetry_path = "/metrics",
+			  .max_requests = 40,
 			  .connection_timeout = 60,
-			  .procfs = "/proc", .sysfs = "/sys", .agent_dir = "/dev/shm",
+			  .procfs = "/proc",
+			  .sysfs = "/sys",
+			  .agent_dir = "/dev/shm",
 			  .log_level = "info",
 			  .log_format = "logfmt"};
 	struct http_server *servers[MAX_LISTEN] = {NULL};
@@ -409,10 +423,13 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc;
 
-	limit_allocator_retention();
 	rc = parse_flags(argc, argv, &f);
 	if (rc != 0)
 		return rc > 0 ? 0 : EXIT_USAGE;
+	/* Before any thread starts. A sanitizer's allocator refuses mallopt: the
+	 * exporter runs on, its memory only less tightly kept. */
+	if (memory_policy_init() < 0)
+		log_debug("the allocator refused a retention limit", NULL);
 	/* Blocked before any thread starts, so that only sigwait() sees them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

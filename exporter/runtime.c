@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector.h"
+#include "collectors/collector.h"
 #include "config.h"
 #include "log.h"
 
@@ -18,10 +18,6 @@ int runtime_new(struct config *cfg, const bool *enabled, struct runtime **out)
 {
 	struct runtime *rt;
 
-	if (collectors_count > RUNTIME_MAX_COLLECTORS) {
-		config_free(cfg);
-		return -E2BIG;
-	}
 	rt = calloc(1, sizeof(*rt));
 	if (!rt) {
 		config_free(cfg);
@@ -29,22 +25,39 @@ int runtime_new(struct config *cfg, const bool *enabled, struct runtime **out)
 	}
 	rt->cfg = cfg;
 	rt->refs = 1;
+	rt->count = collectors_count;
 	for (size_t i = 0; i < collectors_count; i++) {
+		struct collector_instance *ci = &rt->instances[i];
 		char why[64];
 
-		rt->enabled[i] = enabled[i];
-		if (!enabled[i])
+		*ci = (struct collector_instance){
+		    .collector = collectors[i], .enabled = enabled[i], .lane = i};
+		if (!ci->enabled)
 			continue;
-		rt->init_errors[i] = collectors[i]->init(&rt->states[i], cfg);
-		if (rt->init_errors[i] == 0)
+		ci->init_error = ci->collector->init(&ci->state, cfg);
+		if (ci->init_error == 0)
 			continue;
-		rt->states[i] = NULL;
-		snprintf(why, sizeof(why), "%s", strerror(-rt->init_errors[i]));
+		ci->state = NULL;
+		snprintf(why, sizeof(why), "%s", strerror(-ci->init_error));
 		log_error("collector failed to start; it will report failure on every scrape",
-			  "collector", collectors[i]->name, "err", why, NULL);
+			  "collector", ci->collector->name, "err", why, NULL);
 	}
 	*out = rt;
 	return 0;
+}
+
+void runtime_each_collector(const struct runtime *rt,
+			    void (*fn)(void *arg, const char *name, const char *help, bool on),
+			    void *arg)
+{
+	for (size_t i = 0; i < rt->count; i++)
+		fn(arg, rt->instances[i].collector->name, rt->instances[i].collector->help,
+		   rt->instances[i].enabled);
+}
+
+const char *runtime_config_path(const struct runtime *rt)
+{
+	return rt->cfg->path;
 }
 
 struct runtime *runtime_get(struct runtime *rt)
@@ -57,9 +70,9 @@ void runtime_put(struct runtime *rt)
 {
 	if (!rt || __atomic_sub_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	for (size_t i = 0; i < collectors_count; i++)
-		if (rt->enabled[i] && rt->init_errors[i] == 0)
-			collectors[i]->release(rt->states[i]);
+	for (size_t i = 0; i < rt->count; i++)
+		if (collector_instance_runs(&rt->instances[i]))
+			rt->instances[i].collector->release(rt->instances[i].state);
 	config_free(rt->cfg);
 	free(rt);
 }

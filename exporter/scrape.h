@@ -19,7 +19,8 @@ struct runtime;
  * Runs a scrape that answers within `timeout` seconds and returns a new expo
  * in *out holding every collector's families followed by
  * memtide_scrape_collector_duration_seconds, memtide_scrape_collector_success
- * and memtide_scrape_errors_total. Returns 0 or a negative errno (-ENOMEM).
+ * memtide_scrape_errors_total and memtide_collector_housekeeping_total.
+ * Returns 0 or a negative errno (-ENOMEM).
  */
 int scrape_run(struct runtime *rt, double timeout, struct expo **out);
 

@@ -73,19 +73,19 @@ static int unsupported(struct yaml_loader *ld, const char *key, yaml_node_t *val
 }
 
 static const struct yaml_key tls_keys[] = {
-	{"cert_file", yaml_parse_string, offsetof(struct tls_draft, cert_file)},
-	{"key_file", yaml_parse_string, offsetof(struct tls_draft, key_file)},
-	{"client_ca_file", yaml_parse_string, offsetof(struct tls_draft, client_ca_file)},
-	{"cert", yaml_parse_string, offsetof(struct tls_draft, cert)},
-	{"key", yaml_parse_string, offsetof(struct tls_draft, key)},
-	{"client_ca", yaml_parse_string, offsetof(struct tls_draft, client_ca)},
-	{"client_auth_type", yaml_parse_string, offsetof(struct tls_draft, client_auth_type)},
-	{"min_version", yaml_parse_string, offsetof(struct tls_draft, min_version)},
-	{"max_version", yaml_parse_string, offsetof(struct tls_draft, max_version)},
-	{"curve_preferences", store_node, offsetof(struct tls_draft, curves)},
-	{"prefer_server_cipher_suites", parse_prefer, 0},
-	{"cipher_suites", unsupported, 0},
-	{"client_allowed_sans", unsupported, 0},
+    {"cert_file", yaml_parse_string, offsetof(struct tls_draft, cert_file)},
+    {"key_file", yaml_parse_string, offsetof(struct tls_draft, key_file)},
+    {"client_ca_file", yaml_parse_string, offsetof(struct tls_draft, client_ca_file)},
+    {"cert", yaml_parse_string, offsetof(struct tls_draft, cert)},
+    {"key", yaml_parse_string, offsetof(struct tls_draft, key)},
+    {"client_ca", yaml_parse_string, offsetof(struct tls_draft, client_ca)},
+    {"client_auth_type", yaml_parse_string, offsetof(struct tls_draft, client_auth_type)},
+    {"min_version", yaml_parse_string, offsetof(struct tls_draft, min_version)},
+    {"max_version", yaml_parse_string, offsetof(struct tls_draft, max_version)},
+    {"curve_preferences", store_node, offsetof(struct tls_draft, curves)},
+    {"prefer_server_cipher_suites", parse_prefer, 0},
+    {"cipher_suites", unsupported, 0},
+    {"client_allowed_sans", unsupported, 0},
 };
 
 static int parse_tls(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
@@ -96,8 +96,8 @@ static int parse_tls(struct yaml_loader *ld, const char *key, yaml_node_t *value
 }
 
 static const struct yaml_key http_keys[] = {
-	{"headers", store_node, offsetof(struct http_draft, headers)},
-	{"http2", yaml_parse_bool, offsetof(struct http_draft, http2)},
+    {"headers", store_node, offsetof(struct http_draft, headers)},
+    {"http2", yaml_parse_bool, offsetof(struct http_draft, http2)},
 };
 
 static int parse_http(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
@@ -108,10 +108,10 @@ static int parse_http(struct yaml_loader *ld, const char *key, yaml_node_t *valu
 }
 
 static const struct yaml_key top_keys[] = {
-	{"tls_server_config", parse_tls, offsetof(struct web_draft, tls)},
-	{"http_server_config", parse_http, offsetof(struct web_draft, http)},
-	{"basic_auth_users", store_node, offsetof(struct web_draft, users)},
-	{"rate_limit", unsupported, 0},
+    {"tls_server_config", parse_tls, offsetof(struct web_draft, tls)},
+    {"http_server_config", parse_http, offsetof(struct web_draft, http)},
+    {"basic_auth_users", store_node, offsetof(struct web_draft, users)},
+    {"rate_limit", unsupported, 0},
 };
 
 _Static_assert(ARRAY_SIZE(tls_keys) <= YAML_MAPPING_MAX_KEYS, "tls_keys");
@@ -129,11 +129,11 @@ static int lookup(const yaml_node_t *node, const char *const *names, size_t n)
 static int parse_client_auth(struct yaml_loader *ld, const yaml_node_t *node, enum client_auth *out)
 {
 	static const char *const names[] = {
-		[CLIENT_AUTH_NONE] = "NoClientCert",
-		[CLIENT_AUTH_REQUEST] = "RequestClientCert",
-		[CLIENT_AUTH_REQUIRE_ANY] = "RequireAnyClientCert",
-		[CLIENT_AUTH_VERIFY_IF_GIVEN] = "VerifyClientCertIfGiven",
-		[CLIENT_AUTH_REQUIRE_AND_VERIFY] = "RequireAndVerifyClientCert",
+	    [CLIENT_AUTH_NONE] = "NoClientCert",
+	    [CLIENT_AUTH_REQUEST] = "RequestClientCert",
+	    [CLIENT_AUTH_REQUIRE_ANY] = "RequireAnyClientCert",
+	    [CLIENT_AUTH_VERIFY_IF_GIVEN] = "VerifyClientCertIfGiven",
+	    [CLIENT_AUTH_REQUIRE_AND_VERIFY] = "RequireAndVerifyClientCert",
 	};
 	char q[YAML_QUOTE_MAX];
 	int i;
@@ -161,7 +161,7 @@ static int parse_version(struct yaml_loader *ld, const char *key, const yaml_nod
 			 enum tls_version dflt, enum tls_version *out)
 {
 	static const char *const names[] = {
-		[TLS_V10] = "TLS10", [TLS_V11] = "TLS11", [TLS_V12] = "TLS12", [TLS_V13] = "TLS13"};
+	    [TLS_V10] = "TLS10", [TLS_V11] = "TLS11", [TLS_V12] = "TLS12", [TLS_V13] = "TLS13"};
 	char q[YAML_QUOTE_MAX];
 	int i;
 
@@ -171,9 +171,10 @@ static int parse_version(struct yaml_loader *ld, const char *key, const yaml_nod
 	}
 	i = lookup(node, names, ARRAY_SIZE(names));
 	if (i < 0)
-		return yaml_fail(ld, yaml_line(node),
-				 "%s: unknown TLS version %s (expected TLS10, TLS11, TLS12 or TLS13)",
-				 key, YAML_QUOTE(q, node));
+		return yaml_fail(
+		    ld, yaml_line(node),
+		    "%s: unknown TLS version %s (expected TLS10, TLS11, TLS12 or TLS13)", key,
+		    YAML_QUOTE(q, node));
 	*out = (enum tls_version)i;
 	return 0;
 }
@@ -190,9 +191,10 @@ static void append(char *buf, size_t cap, const char *s)
 static int build_priorities(struct yaml_loader *ld, const struct tls_draft *t,
 			    struct web_config *wc)
 {
-	static const char *const versions[] = {
-		[TLS_V10] = ":+VERS-TLS1.0", [TLS_V11] = ":+VERS-TLS1.1",
-		[TLS_V12] = ":+VERS-TLS1.2", [TLS_V13] = ":+VERS-TLS1.3"};
+	static const char *const versions[] = {[TLS_V10] = ":+VERS-TLS1.0",
+					       [TLS_V11] = ":+VERS-TLS1.1",
+					       [TLS_V12] = ":+VERS-TLS1.2",
+					       [TLS_V13] = ":+VERS-TLS1.3"};
 	static const char *const curve_names[] = {"CurveP256", "CurveP384", "CurveP521", "X25519"};
 	static const char *const curve_groups[] = {":+GROUP-SECP256R1", ":+GROUP-SECP384R1",
 						   ":+GROUP-SECP521R1", ":+GROUP-X25519"};
@@ -210,15 +212,16 @@ static int build_priorities(struct yaml_loader *ld, const struct tls_draft *t,
 		     it < t->curves->data.sequence.items.top; it++) {
 			yaml_node_t *c = yaml_node(ld, *it);
 			int i = c && c->type == YAML_SCALAR_NODE
-					? lookup(c, curve_names, ARRAY_SIZE(curve_names))
-					: -1;
+				    ? lookup(c, curve_names, ARRAY_SIZE(curve_names))
+				    : -1;
 
 			if (i < 0)
 				return yaml_fail(ld, yaml_line(c ? c : t->curves),
 						 "curve_preferences: unknown curve %s (expected "
 						 "CurveP256, CurveP384, CurveP521 or X25519)",
-						 c && c->type == YAML_SCALAR_NODE ? YAML_QUOTE(q, c)
-										  : "(not a string)");
+						 c && c->type == YAML_SCALAR_NODE
+						     ? YAML_QUOTE(q, c)
+						     : "(not a string)");
 			append(buf, sizeof(buf), curve_groups[i]);
 		}
 	}
@@ -260,22 +263,29 @@ static int take_pem(struct yaml_loader *ld, const yaml_node_t *inline_node, cons
 
 static int build_tls(struct yaml_loader *ld, const struct tls_draft *t, struct web_config *wc)
 {
-	const yaml_node_t *any = t->cert ? t->cert : t->cert_file ? t->cert_file
-				  : t->key ? t->key : t->key_file ? t->key_file
-				  : t->client_ca ? t->client_ca : t->client_ca_file ? t->client_ca_file
-				  : t->client_auth_type;
+	const yaml_node_t *any = t->cert	     ? t->cert
+				 : t->cert_file	     ? t->cert_file
+				 : t->key	     ? t->key
+				 : t->key_file	     ? t->key_file
+				 : t->client_ca	     ? t->client_ca
+				 : t->client_ca_file ? t->client_ca_file
+						     : t->client_auth_type;
 	int err;
 
 	wc->tls = any != NULL;
 	if (!wc->tls)
 		return 0;
 	if (!t->cert && !t->cert_file)
-		return yaml_fail(ld, yaml_line(any), "tls_server_config: missing cert_file (or cert)");
+		return yaml_fail(ld, yaml_line(any),
+				 "tls_server_config: missing cert_file (or cert)");
 	if (!t->key && !t->key_file)
-		return yaml_fail(ld, yaml_line(any), "tls_server_config: missing key_file (or key)");
-	err = take_pem(ld, t->cert, "cert", t->cert_file, "cert_file", &wc->cert_pem, &wc->cert_file);
+		return yaml_fail(ld, yaml_line(any),
+				 "tls_server_config: missing key_file (or key)");
+	err =
+	    take_pem(ld, t->cert, "cert", t->cert_file, "cert_file", &wc->cert_pem, &wc->cert_file);
 	if (!err)
-		err = take_pem(ld, t->key, "key", t->key_file, "key_file", &wc->key_pem, &wc->key_file);
+		err = take_pem(ld, t->key, "key", t->key_file, "key_file", &wc->key_pem,
+			       &wc->key_file);
 	if (!err)
 		err = take_pem(ld, t->client_ca, "client_ca", t->client_ca_file, "client_ca_file",
 			       &wc->client_ca_pem, &wc->client_ca_file);
@@ -290,9 +300,10 @@ static int build_tls(struct yaml_loader *ld, const struct tls_draft *t, struct w
 	if (!t->client_ca && !t->client_ca_file &&
 	    (wc->client_auth == CLIENT_AUTH_VERIFY_IF_GIVEN ||
 	     wc->client_auth == CLIENT_AUTH_REQUIRE_AND_VERIFY))
-		return yaml_fail(ld, yaml_line(t->client_auth_type),
-				 "client_auth_type verifies client certificates: set client_ca_file "
-				 "to the CA that issues them");
+		return yaml_fail(
+		    ld, yaml_line(t->client_auth_type),
+		    "client_auth_type verifies client certificates: set client_ca_file "
+		    "to the CA that issues them");
 	err = parse_version(ld, "min_version", t->min_version, TLS_V12, &wc->min_version);
 	if (!err)
 		err = parse_version(ld, "max_version", t->max_version, TLS_V13, &wc->max_version);
@@ -332,8 +343,9 @@ static int string_map(struct yaml_loader *ld, const char *what, yaml_node_t *nod
 			if (!strcmp((const char *)prev->data.scalar.value,
 				    (const char *)k->data.scalar.value))
 				return yaml_fail(ld, yaml_line(k),
-						 "%s: duplicate key \"%s\" (first at line %zu)", what,
-						 (const char *)k->data.scalar.value, yaml_line(prev));
+						 "%s: duplicate key \"%s\" (first at line %zu)",
+						 what, (const char *)k->data.scalar.value,
+						 yaml_line(prev));
 		}
 	}
 	return 0;
@@ -381,10 +393,11 @@ static int build_users(struct yaml_loader *ld, yaml_node_t *node, struct web_con
 					 "hash ($2y$10$..., as htpasswd -nB makes)",
 					 (const char *)k->data.scalar.value);
 		if (cost > MAX_BCRYPT_COST)
-			return yaml_fail(ld, yaml_line(v),
-					 "basic_auth_users: the hash of \"%s\" has cost %d; above %d "
-					 "each check takes seconds to hours (10 to 12 is usual)",
-					 (const char *)k->data.scalar.value, cost, MAX_BCRYPT_COST);
+			return yaml_fail(
+			    ld, yaml_line(v),
+			    "basic_auth_users: the hash of \"%s\" has cost %d; above %d "
+			    "each check takes seconds to hours (10 to 12 is usual)",
+			    (const char *)k->data.scalar.value, cost, MAX_BCRYPT_COST);
 		if (strchr((const char *)k->data.scalar.value, ':'))
 			return yaml_fail(ld, yaml_line(k),
 					 "basic_auth_users: a user name cannot contain ':'");
@@ -487,7 +500,8 @@ static int build(struct yaml_loader *ld, struct web_config *wc)
 int web_config_parse(const char *path, const char *buf, size_t len, struct web_config **out,
 		     char *err, size_t errlen)
 {
-	struct yaml_loader ld = {.path = path, .buf = buf, .len = len, .err = err, .errlen = errlen};
+	struct yaml_loader ld = {
+	    .path = path, .buf = buf, .len = len, .err = err, .errlen = errlen};
 	struct web_config *wc = calloc(1, sizeof(*wc));
 	yaml_document_t doc;
 	int rc;
@@ -550,7 +564,8 @@ static int check_tls(struct yaml_loader *ld, const struct web_config *wc)
 		return -ENOMEM;
 	rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (rc < 0) {
-		yaml_fail(ld, 0, "tls_server_config: cannot use the certificate %s with the key %s: %s",
+		yaml_fail(ld, 0,
+			  "tls_server_config: cannot use the certificate %s with the key %s: %s",
 			  wc->cert_file ? wc->cert_file : "(inline)",
 			  wc->key_file ? wc->key_file : "(inline)", gnutls_strerror(rc));
 	} else if (wc->client_ca_pem) {
@@ -587,8 +602,9 @@ static int check_hashes(struct yaml_loader *ld, const struct web_config *wc)
 		const char *out = crypt_rn("", wc->users[i].hash, cd, sizeof(*cd));
 
 		if (!out || strncmp(out, wc->users[i].hash, 7) != 0)
-			rc = yaml_fail(ld, 0, "basic_auth_users: libcrypt cannot check the hash of "
-					      "\"%s\"",
+			rc = yaml_fail(ld, 0,
+				       "basic_auth_users: libcrypt cannot check the hash of "
+				       "\"%s\"",
 				       wc->users[i].name);
 	}
 	free(cd);

@@ -21,10 +21,10 @@
 
 /* Go's crypto/tls client authentication policies, by their names in the file. */
 enum client_auth {
-	CLIENT_AUTH_NONE,               /* NoClientCert */
-	CLIENT_AUTH_REQUEST,            /* RequestClientCert */
-	CLIENT_AUTH_REQUIRE_ANY,        /* RequireAnyClientCert */
-	CLIENT_AUTH_VERIFY_IF_GIVEN,    /* VerifyClientCertIfGiven */
+	CLIENT_AUTH_NONE,		/* NoClientCert */
+	CLIENT_AUTH_REQUEST,		/* RequestClientCert */
+	CLIENT_AUTH_REQUIRE_ANY,	/* RequireAnyClientCert */
+	CLIENT_AUTH_VERIFY_IF_GIVEN,	/* VerifyClientCertIfGiven */
 	CLIENT_AUTH_REQUIRE_AND_VERIFY, /* RequireAndVerifyClientCert */
 };
 

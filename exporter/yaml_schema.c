@@ -67,7 +67,6 @@ const char *yaml_quote(char *out, size_t outlen, const char *s, size_t len)
 	return out;
 }
 
-
 /* A plain scalar that YAML reads as null: "key:" with nothing after it, "~". */
 bool yaml_is_null(const yaml_node_t *node)
 {
@@ -127,14 +126,14 @@ static const char *key_list(char *out, size_t outlen, const struct yaml_key *key
  * names the mapping in messages.
  */
 int yaml_parse_mapping(struct yaml_loader *ld, yaml_node_t *node, const char *what,
-			 const struct yaml_key *keys, size_t nkeys, void *obj)
+		       const struct yaml_key *keys, size_t nkeys, void *obj)
 {
 	size_t first_line[YAML_MAPPING_MAX_KEYS] = {0};
 	char q[YAML_QUOTE_MAX], list[128];
 
 	if (node->type != YAML_MAPPING_NODE)
 		return yaml_fail(ld, yaml_line(node), "%s: expected a mapping, got %s", what,
-			    yaml_kind(node));
+				 yaml_kind(node));
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *key = yaml_node(ld, pair->key);
@@ -145,19 +144,19 @@ int yaml_parse_mapping(struct yaml_loader *ld, yaml_node_t *node, const char *wh
 		if (!key || !value)
 			return yaml_fail(ld, yaml_line(node), "%s: broken mapping", what);
 		if (key->type != YAML_SCALAR_NODE)
-			return yaml_fail(ld, yaml_line(key), "%s: a key must be a string, got %s", what,
-				    yaml_kind(key));
+			return yaml_fail(ld, yaml_line(key), "%s: a key must be a string, got %s",
+					 what, yaml_kind(key));
 		for (i = 0; i < nkeys; i++)
 			if (yaml_scalar_is(key, keys[i].key))
 				break;
 		if (i == nkeys)
-			return yaml_fail(ld, yaml_line(key),
-				    "unknown key %s in %s (expected one of: %s)", YAML_QUOTE(q, key),
-				    what, key_list(list, sizeof(list), keys, nkeys));
+			return yaml_fail(
+			    ld, yaml_line(key), "unknown key %s in %s (expected one of: %s)",
+			    YAML_QUOTE(q, key), what, key_list(list, sizeof(list), keys, nkeys));
 		if (first_line[i])
 			return yaml_fail(ld, yaml_line(key),
-				    "duplicate key \"%s\" in %s (first at line %zu)", keys[i].key,
-				    what, first_line[i]);
+					 "duplicate key \"%s\" in %s (first at line %zu)",
+					 keys[i].key, what, first_line[i]);
 		first_line[i] = yaml_line(key);
 		err = keys[i].parse(ld, keys[i].key, value, (char *)obj + keys[i].offset);
 		if (err)
@@ -166,12 +165,30 @@ int yaml_parse_mapping(struct yaml_loader *ld, yaml_node_t *node, const char *wh
 	return 0;
 }
 
+int yaml_parse_node(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
+{
+	(void)ld;
+	(void)key;
+	*(yaml_node_t **)field = value;
+	return 0;
+}
+
+int yaml_missing(struct yaml_loader *ld, const yaml_node_t *node, const char *what, const char *key)
+{
+	return yaml_fail(ld, yaml_line(node), "%s: missing required key \"%s\"", what, key);
+}
+
+const char *yaml_scalar(const yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
 /* Checks that a value is a usable string and stores the node. */
 int yaml_parse_string(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field)
 {
 	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
 		return yaml_fail(ld, yaml_line(value), "%s: expected a string, got %s", key,
-			    yaml_kind(value));
+				 yaml_kind(value));
 	if (!value->data.scalar.length)
 		return yaml_fail(ld, yaml_line(value), "%s: must not be empty", key);
 	/* A "\0" escape would silently cut the C string. */
@@ -190,7 +207,7 @@ int yaml_parse_bool(struct yaml_loader *ld, const char *key, yaml_node_t *value,
 
 	if (value->type != YAML_SCALAR_NODE || yaml_is_null(value))
 		return yaml_fail(ld, yaml_line(value), "%s: expected true or false, got %s", key,
-			    yaml_kind(value));
+				 yaml_kind(value));
 	for (size_t i = 0; i < ARRAY_SIZE(truths); i++) {
 		if (yaml_scalar_is(value, truths[i])) {
 			*(bool *)field = true;
@@ -202,7 +219,7 @@ int yaml_parse_bool(struct yaml_loader *ld, const char *key, yaml_node_t *value,
 		}
 	}
 	return yaml_fail(ld, yaml_line(value), "%s: expected true or false, got %s", key,
-		    YAML_QUOTE(q, value));
+			 YAML_QUOTE(q, value));
 }
 
 /* Reads the whole file, up to YAML_FILE_MAX_BYTES, NUL-terminated. */
@@ -286,8 +303,8 @@ static int parser_fail(struct yaml_loader *ld, const yaml_parser_t *parser)
 	}
 	if (parser->context)
 		return yaml_fail(ld, line, "invalid YAML: %s (%s at line %zu)",
-			    parser->problem ? parser->problem : "error", parser->context,
-			    parser->context_mark.line + 1);
+				 parser->problem ? parser->problem : "error", parser->context,
+				 parser->context_mark.line + 1);
 	return yaml_fail(ld, line, "invalid YAML: %s", parser->problem ? parser->problem : "error");
 }
 
@@ -312,8 +329,9 @@ int yaml_load_document(struct yaml_loader *ld, yaml_document_t *doc)
 	}
 	root = yaml_document_get_root_node(&extra);
 	if (root)
-		err = yaml_fail(ld, yaml_line(root),
-			   "more than one YAML document (memtide reads one; remove the \"---\")");
+		err = yaml_fail(
+		    ld, yaml_line(root),
+		    "more than one YAML document (memtide reads one; remove the \"---\")");
 	yaml_document_delete(&extra);
 	if (!err)
 		goto out_delete_parser;

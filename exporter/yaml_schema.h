@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <yaml.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "array_size.h"
 
 /* These files are a few hundred bytes; the cap only stops a wrong path (a
  * log, a core file) from being read whole. */
@@ -53,8 +53,8 @@ size_t yaml_line(const yaml_node_t *node);
 /* A value from the file, quoted and cut for a message (see yaml_quote). */
 const char *yaml_quote(char *out, size_t outlen, const char *s, size_t len);
 #define YAML_QUOTE_MAX 72
-#define YAML_QUOTE(buf, node)                                                              \
-	yaml_quote(buf, sizeof(buf), (const char *)(node)->data.scalar.value,              \
+#define YAML_QUOTE(buf, node)                                                                      \
+	yaml_quote(buf, sizeof(buf), (const char *)(node)->data.scalar.value,                      \
 		   (node)->data.scalar.length)
 
 bool yaml_is_null(const yaml_node_t *node);
@@ -69,6 +69,16 @@ int yaml_parse_mapping(struct yaml_loader *ld, yaml_node_t *node, const char *wh
 /* Key handlers: a non-empty string without NUL (stores the node), a YAML 1.2 bool. */
 int yaml_parse_string(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
 int yaml_parse_bool(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
+
+/* Stores a node of any kind; the caller's builder checks it. */
+int yaml_parse_node(struct yaml_loader *ld, const char *key, yaml_node_t *value, void *field);
+
+/* A required key that the mapping at `node` (named `what`) lacks: -EINVAL. */
+int yaml_missing(struct yaml_loader *ld, const yaml_node_t *node, const char *what,
+		 const char *key);
+
+/* A scalar node's text, NUL-terminated. */
+const char *yaml_scalar(const yaml_node_t *node);
 
 /* Copies a scalar's text to *out; leaves *out alone when node is NULL. */
 int yaml_dup_scalar(const yaml_node_t *node, char **out);

@@ -143,10 +143,10 @@ static const struct route {
 	const char *method;
 	route_fn fn;
 } routes[] = {
-	{"/login", "POST", do_login},
-	{"/page", "GET", do_page},
-	{"/logout", "POST", do_logout},
-	{"/healthz", "GET", do_health},
+    {"/login", "POST", do_login},
+    {"/page", "GET", do_page},
+    {"/logout", "POST", do_logout},
+    {"/healthz", "GET", do_health},
 };
 
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *c, const char *url,
@@ -227,14 +227,15 @@ int http_start(const struct webapp_options *opts, struct store *st, struct http_
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
-	*srv = (struct http_server){.store = st, .page_bytes = opts->page_bytes,
+	*srv = (struct http_server){.store = st,
+				    .page_bytes = opts->page_bytes,
 				    .leak_bytes = opts->leak_bytes_per_request};
 	srv->daemon = MHD_start_daemon(
-		/* The logger first, or libmicrohttpd logs the options' errors its own way. */
-		flags, (uint16_t)opts->port, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
-		mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
-		opts->threads, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT, MHD_OPTION_END);
+	    /* The logger first, or libmicrohttpd logs the options' errors its own way. */
+	    flags, (uint16_t)opts->port, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    CONNECTION_TIMEOUT, MHD_OPTION_END);
 	if (!srv->daemon) {
 		free(srv);
 		return -EADDRNOTAVAIL;

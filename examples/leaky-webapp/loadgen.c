@@ -32,7 +32,7 @@
 #include "flags.h"
 
 #define EXIT_USAGE 2
-#define TICK_NS 10000000L	/* arrival resolution: 10 ms */
+#define TICK_NS 10000000L /* arrival resolution: 10 ms */
 #define SID_LEN 32
 #define RESPONSE_MAX 4096
 
@@ -105,46 +105,46 @@ static double rand_unit(uint64_t *state)
 /* ---- flags ---- */
 
 static const char usage[] =
-	"usage: loadgen [FLAGS]\n"
-	"Plays users of leaky_webapp: log in, browse with think time, log out or walk away.\n"
-	"\n"
-	"  --target=URL         http://HOST:PORT, loopback only (http://127.0.0.1:8080)\n"
-	"  --mode=MODE          steady or daily (steady)\n"
-	"  --rate=R             steady: users arriving per second (5)\n"
-	"  --period=SECONDS     daily: length of one compressed day (600)\n"
-	"  --min-rate=R         daily: users per second at night (1)\n"
-	"  --max-rate=R         daily: users per second at the peak, mid-period (10)\n"
-	"  --duration=SECONDS   how long users keep arriving (60); 0: until SIGTERM/SIGINT\n"
-	"  --concurrency=N      users active at once at most (64)\n"
-	"  --pages-min=N        pages per user, at least (2)\n"
-	"  --pages-max=N        pages per user, at most (6)\n"
-	"  --think-ms=MS        mean think time before each page and the logout (300)\n"
-	"  --walk-away=F        share of users who leave without logging out (0.2)\n"
-	"  --timeout-ms=MS      per-request timeout (5000)\n"
-	"  --seed=N             seed of the users' choices (1)\n"
-	"  --help               this text\n"
-	"\n"
-	"After the duration (or the first SIGTERM/SIGINT) no user arrives and the active\n"
-	"ones finish; a second signal makes them walk away at once. Prints one summary\n"
-	"line. Exit 0; 1 if no request succeeded; 2 for bad flags.\n";
+    "usage: loadgen [FLAGS]\n"
+    "Plays users of leaky_webapp: log in, browse with think time, log out or walk away.\n"
+    "\n"
+    "  --target=URL         http://HOST:PORT, loopback only (http://127.0.0.1:8080)\n"
+    "  --mode=MODE          steady or daily (steady)\n"
+    "  --rate=R             steady: users arriving per second (5)\n"
+    "  --period=SECONDS     daily: length of one compressed day (600)\n"
+    "  --min-rate=R         daily: users per second at night (1)\n"
+    "  --max-rate=R         daily: users per second at the peak, mid-period (10)\n"
+    "  --duration=SECONDS   how long users keep arriving (60); 0: until SIGTERM/SIGINT\n"
+    "  --concurrency=N      users active at once at most (64)\n"
+    "  --pages-min=N        pages per user, at least (2)\n"
+    "  --pages-max=N        pages per user, at most (6)\n"
+    "  --think-ms=MS        mean think time before each page and the logout (300)\n"
+    "  --walk-away=F        share of users who leave without logging out (0.2)\n"
+    "  --timeout-ms=MS      per-request timeout (5000)\n"
+    "  --seed=N             seed of the users' choices (1)\n"
+    "  --help               this text\n"
+    "\n"
+    "After the duration (or the first SIGTERM/SIGINT) no user arrives and the active\n"
+    "ones finish; a second signal makes them walk away at once. Prints one summary\n"
+    "line. Exit 0; 1 if no request succeeded; 2 for bad flags.\n";
 
 static const struct option longopts[] = {
-	{"target", required_argument, NULL, 't'},
-	{"mode", required_argument, NULL, 'm'},
-	{"rate", required_argument, NULL, 'r'},
-	{"period", required_argument, NULL, 'P'},
-	{"min-rate", required_argument, NULL, 'a'},
-	{"max-rate", required_argument, NULL, 'b'},
-	{"duration", required_argument, NULL, 'd'},
-	{"concurrency", required_argument, NULL, 'c'},
-	{"pages-min", required_argument, NULL, 'p'},
-	{"pages-max", required_argument, NULL, 'q'},
-	{"think-ms", required_argument, NULL, 'k'},
-	{"walk-away", required_argument, NULL, 'w'},
-	{"timeout-ms", required_argument, NULL, 'o'},
-	{"seed", required_argument, NULL, 's'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"target", required_argument, NULL, 't'},
+    {"mode", required_argument, NULL, 'm'},
+    {"rate", required_argument, NULL, 'r'},
+    {"period", required_argument, NULL, 'P'},
+    {"min-rate", required_argument, NULL, 'a'},
+    {"max-rate", required_argument, NULL, 'b'},
+    {"duration", required_argument, NULL, 'd'},
+    {"concurrency", required_argument, NULL, 'c'},
+    {"pages-min", required_argument, NULL, 'p'},
+    {"pages-max", required_argument, NULL, 'q'},
+    {"think-ms", required_argument, NULL, 'k'},
+    {"walk-away", required_argument, NULL, 'w'},
+    {"timeout-ms", required_argument, NULL, 'o'},
+    {"seed", required_argument, NULL, 's'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
@@ -276,10 +276,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	int opt, err;
 
-	*o = (struct options){.mode = MODE_STEADY, .rate = 5, .min_rate = 1, .max_rate = 10,
-			      .period = 600, .duration = 60, .concurrency = 64, .pages_min = 2,
-			      .pages_max = 6, .think_ms = 300, .timeout_ms = 5000,
-			      .walk_away = 0.2, .seed = 1};
+	*o = (struct options){.mode = MODE_STEADY,
+			      .rate = 5,
+			      .min_rate = 1,
+			      .max_rate = 10,
+			      .period = 600,
+			      .duration = 60,
+			      .concurrency = 64,
+			      .pages_min = 2,
+			      .pages_max = 6,
+			      .think_ms = 300,
+			      .timeout_ms = 5000,
+			      .walk_away = 0.2,
+			      .seed = 1};
 	if (parse_target(o, "http://127.0.0.1:8080") < 0)
 		return -EINVAL;
 	opterr = 0;
@@ -440,7 +449,7 @@ static bool expect_ok(struct loadgen *lg, const char *method, const char *path, 
 
 	if (status == 200)
 		return true;
-	if (status < 0)	/* no answer: not counted in requests yet */
+	if (status < 0) /* no answer: not counted in requests yet */
 		atomic_fetch_add(&lg->s.requests, 1);
 	atomic_fetch_add(&lg->s.errors, 1);
 	return false;
@@ -651,8 +660,8 @@ static void print_summary(struct loadgen *lg, double secs)
 	uint64_t requests = atomic_load(&s->requests);
 
 	printf("loadgen mode=%s seconds=%.2f users=%" PRIu64 " logged_out=%" PRIu64
-	       " walked_away=%" PRIu64 " failed=%" PRIu64 " dropped=%" PRIu64
-	       " requests=%" PRIu64 " errors=%" PRIu64 " requests_per_second=%.1f"
+	       " walked_away=%" PRIu64 " failed=%" PRIu64 " dropped=%" PRIu64 " requests=%" PRIu64
+	       " errors=%" PRIu64 " requests_per_second=%.1f"
 	       " latency_avg_ms=%.2f latency_max_ms=%.2f\n",
 	       lg->o.mode == MODE_STEADY ? "steady" : "daily", secs,
 	       (uint64_t)atomic_load(&s->users), (uint64_t)atomic_load(&s->logged_out),

@@ -17,25 +17,25 @@
 #define MAX_BYTES (64u << 20)
 
 static const char usage[] =
-	"usage: leaky_webapp [FLAGS]\n"
-	"A small web app whose session sweeper can forget sessions (memtide's demo).\n"
-	"\n"
-	"  --bind=ADDR                    IPv4 or IPv6 address to listen on (127.0.0.1)\n"
-	"  --port=N                       TCP port (8080); 0 picks a free one\n"
-	"  --session-ttl=SECONDS          idle lifetime of a session (30)\n"
-	"  --sweep-interval=SECONDS       time between sweeps (5, or the TTL if shorter)\n"
-	"  --leak-fraction=F              share of expired sessions the sweeper forgets,\n"
-	"                                 0..1 (0: no leak)\n"
-	"  --leak-bytes-per-request=N     bytes each GET /page leaks (0)\n"
-	"  --session-bytes=N              per-session state allocated at login (4096)\n"
-	"  --page-bytes=N                 scratch memory of each GET /page (16384)\n"
-	"  --threads=N                    HTTP worker threads (4)\n"
-	"  --seed=N                       seed of the session ids, hence of which sessions\n"
-	"                                 leak (0)\n"
-	"  --help                         this text\n"
-	"\n"
-	"Prints \"listening port=N\" on stdout once it serves. SIGTERM or SIGINT\n"
-	"stop it (exit 0); bad flags exit 2.\n";
+    "usage: leaky_webapp [FLAGS]\n"
+    "A small web app whose session sweeper can forget sessions (memtide's demo).\n"
+    "\n"
+    "  --bind=ADDR                    IPv4 or IPv6 address to listen on (127.0.0.1)\n"
+    "  --port=N                       TCP port (8080); 0 picks a free one\n"
+    "  --session-ttl=SECONDS          idle lifetime of a session (30)\n"
+    "  --sweep-interval=SECONDS       time between sweeps (5, or the TTL if shorter)\n"
+    "  --leak-fraction=F              share of expired sessions the sweeper forgets,\n"
+    "                                 0..1 (0: no leak)\n"
+    "  --leak-bytes-per-request=N     bytes each GET /page leaks (0)\n"
+    "  --session-bytes=N              per-session state allocated at login (4096)\n"
+    "  --page-bytes=N                 scratch memory of each GET /page (16384)\n"
+    "  --threads=N                    HTTP worker threads (4)\n"
+    "  --seed=N                       seed of the session ids, hence of which sessions\n"
+    "                                 leak (0)\n"
+    "  --help                         this text\n"
+    "\n"
+    "Prints \"listening port=N\" on stdout once it serves. SIGTERM or SIGINT\n"
+    "stop it (exit 0); bad flags exit 2.\n";
 
 enum {
 	OPT_BIND = 256,
@@ -52,18 +52,18 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"bind", required_argument, NULL, OPT_BIND},
-	{"port", required_argument, NULL, OPT_PORT},
-	{"session-ttl", required_argument, NULL, OPT_TTL},
-	{"sweep-interval", required_argument, NULL, OPT_SWEEP},
-	{"leak-fraction", required_argument, NULL, OPT_LEAK_FRACTION},
-	{"leak-bytes-per-request", required_argument, NULL, OPT_LEAK_BYTES},
-	{"session-bytes", required_argument, NULL, OPT_SESSION_BYTES},
-	{"page-bytes", required_argument, NULL, OPT_PAGE_BYTES},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"session-ttl", required_argument, NULL, OPT_TTL},
+    {"sweep-interval", required_argument, NULL, OPT_SWEEP},
+    {"leak-fraction", required_argument, NULL, OPT_LEAK_FRACTION},
+    {"leak-bytes-per-request", required_argument, NULL, OPT_LEAK_BYTES},
+    {"session-bytes", required_argument, NULL, OPT_SESSION_BYTES},
+    {"page-bytes", required_argument, NULL, OPT_PAGE_BYTES},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 /* Literal addresses only: no name lookup at start-up, no surprise interface. */
@@ -77,13 +77,13 @@ static bool valid_address(const char *s)
 static void set_defaults(struct webapp_options *o)
 {
 	*o = (struct webapp_options){
-		.bind = "127.0.0.1",
-		.port = 8080,
-		.session_ttl = 30.0,
-		.sweep_interval = -1.0,	/* derived from the TTL below */
-		.session_bytes = 4096,
-		.page_bytes = 16384,
-		.threads = 4,
+	    .bind = "127.0.0.1",
+	    .port = 8080,
+	    .session_ttl = 30.0,
+	    .sweep_interval = -1.0, /* derived from the TTL below */
+	    .session_bytes = 4096,
+	    .page_bytes = 16384,
+	    .threads = 4,
 	};
 }
 
@@ -96,7 +96,8 @@ static int apply(struct webapp_options *o, int opt, const char *arg)
 	switch (opt) {
 	case OPT_BIND:
 		o->bind = arg;
-		return valid_address(arg) ? 0 : flag_bad("bind", arg, "not an IPv4 or IPv6 address");
+		return valid_address(arg) ? 0
+					  : flag_bad("bind", arg, "not an IPv4 or IPv6 address");
 	case OPT_PORT:
 		err = flag_u64("port", arg, 0, 65535, &u);
 		o->port = (unsigned)u;
@@ -137,7 +138,7 @@ int webapp_parse_args(int argc, char **argv, struct webapp_options *opts)
 	int opt, err;
 
 	set_defaults(opts);
-	opterr = 0;	/* our own messages, and exit 2 rather than getopt's wording */
+	opterr = 0; /* our own messages, and exit 2 rather than getopt's wording */
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt == OPT_HELP) {
 			fputs(usage, stdout);

@@ -31,16 +31,16 @@ struct session {
 	char sid[WEBAPP_SID_LEN + 1];
 	char user[USER_MAX];
 	uint64_t ticket;
-	double created_at;	/* CLOCK_MONOTONIC seconds */
+	double created_at; /* CLOCK_MONOTONIC seconds */
 	double last_access;
 	unsigned pages;
 	size_t state_len;
-	unsigned char *state;	/* the "cart": per-session state */
+	unsigned char *state; /* the "cart": per-session state */
 };
 
 struct store {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;	/* signals the sweeper to stop */
+	pthread_cond_t wake; /* signals the sweeper to stop */
 	pthread_t sweeper;
 	bool stopping;
 	struct session *buckets[BUCKETS];
@@ -72,7 +72,7 @@ static uint64_t mix64(uint64_t x)
 
 static uint64_t hash_sid(const char *sid)
 {
-	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a, then mixed */
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then mixed */
 
 	for (; *sid; sid++)
 		h = (h ^ (unsigned char)*sid) * 0x100000001b3ull;
@@ -191,7 +191,7 @@ int store_touch(struct store *st, const char *sid, char *buf, size_t len)
 	s = *link;
 	s->last_access = now_mono();
 	s->pages++;
-	if (s->state_len)	/* the page updates the cart */
+	if (s->state_len) /* the page updates the cart */
 		s->state[s->pages % s->state_len] = (unsigned char)s->pages;
 	snprintf(buf, len, "user=%s pages=%u age_seconds=%.1f\n", s->user, s->pages,
 		 s->last_access - s->created_at);

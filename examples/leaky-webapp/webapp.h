@@ -20,16 +20,16 @@
 #define WEBAPP_SID_LEN 32
 
 struct webapp_options {
-	const char *bind;		/* IPv4 or IPv6 literal */
-	unsigned port;			/* 0: the kernel picks */
-	double session_ttl;		/* idle seconds before a session expires */
-	double sweep_interval;		/* seconds between sweeps */
-	double leak_fraction;		/* share of expired sessions the sweeper forgets */
-	size_t leak_bytes_per_request;	/* bytes each GET /page leaks */
-	size_t session_bytes;		/* per-session state */
-	size_t page_bytes;		/* per-request scratch memory */
-	unsigned threads;		/* HTTP worker threads */
-	uint64_t seed;			/* session ids, hence which sessions leak */
+	const char *bind;	       /* IPv4 or IPv6 literal */
+	unsigned port;		       /* 0: the kernel picks */
+	double session_ttl;	       /* idle seconds before a session expires */
+	double sweep_interval;	       /* seconds between sweeps */
+	double leak_fraction;	       /* share of expired sessions the sweeper forgets */
+	size_t leak_bytes_per_request; /* bytes each GET /page leaks */
+	size_t session_bytes;	       /* per-session state */
+	size_t page_bytes;	       /* per-request scratch memory */
+	unsigned threads;	       /* HTTP worker threads */
+	uint64_t seed;		       /* session ids, hence which sessions leak */
 };
 
 /*
@@ -40,12 +40,12 @@ int webapp_parse_args(int argc, char **argv, struct webapp_options *opts);
 
 /* Counters of the store, for /healthz and the exit line. */
 struct store_stats {
-	size_t live;			/* sessions in the table */
-	uint64_t created;		/* logins */
-	uint64_t logged_out;		/* closed by POST /logout */
-	uint64_t expired;		/* expired and properly freed by the sweeper */
-	uint64_t forgotten;		/* expired, unlinked, never freed nor closed: the bug */
-	uint64_t leaked_bytes;		/* bytes deliberately leaked, both leaks together */
+	size_t live;	       /* sessions in the table */
+	uint64_t created;      /* logins */
+	uint64_t logged_out;   /* closed by POST /logout */
+	uint64_t expired;      /* expired and properly freed by the sweeper */
+	uint64_t forgotten;    /* expired, unlinked, never freed nor closed: the bug */
+	uint64_t leaked_bytes; /* bytes deliberately leaked, both leaks together */
 };
 
 struct store;

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # examples/leaky-webapp: the demo web app with the postmortems' bug, and its
-# load generator. Included by the top Makefile after agent/agent.mk (it uses
-# AGENT_LIB and AGENT_PLAIN_CFLAGS); relies on BUILD, CC, CFLAGS, LDFLAGS, SAN,
-# PYTHON and the deps-build/deps-test targets.
+# load generator. Included by the top Makefile, after agent/agent.mk: uses
+# AGENT_LIB, AGENT_PLAIN_CFLAGS and AGENT_API_CFLAGS, and BUILD, CC, CFLAGS,
+# LDFLAGS, SAN, PYTHON and the deps-build/deps-test targets.
 #
 #   $(WEBAPP)           leaky_webapp (linked with libmemtide, never sanitized:
 #                       the agent's malloc interposer cannot share a process
@@ -10,10 +10,6 @@
 #   $(WEBAPP_LOADGEN)   loadgen (no dependency beyond libc)
 #   webapp              both; part of `build`
 #   webapp-test         the app's integration tests (also run by `make integration`)
-
-ifndef AGENT_LIB
-$(error examples/leaky-webapp/webapp.mk must be included after agent/agent.mk)
-endif
 
 WEBAPP_DIR := examples/leaky-webapp
 WEBAPP := $(BUILD)/leaky_webapp
@@ -41,7 +37,8 @@ build: webapp
 # interposes the allocator.
 $(WEBAPP): $(WEBAPP_SRCS) $(WEBAPP_HDRS) $(AGENT_LIB) | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_PLAIN_CFLAGS) $(WEBAPP_PKG_CFLAGS) $(WEBAPP_LDFLAGS) -o $@ $(WEBAPP_SRCS) \
+	$(CC) $(AGENT_PLAIN_CFLAGS) $(AGENT_API_CFLAGS) $(WEBAPP_PKG_CFLAGS) $(WEBAPP_LDFLAGS) -o $@ \
+		$(WEBAPP_SRCS) \
 		-L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lmemtide $(WEBAPP_PKG_LIBS) -pthread
 
 # Plain flags too: under SAN=1 the load is not what is being tested.

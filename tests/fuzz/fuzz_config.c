@@ -18,7 +18,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "collectors/process_config.h"
+#include "collectors/sessdir.h"
+#include "collectors/tcp.h"
+#include "exporter/config.h"
 
 /* clang-format off */
 static const struct proc_ident idents[] = {
@@ -37,16 +40,16 @@ static const struct proc_ident idents[] = {
 
 static void match_all(const struct config *cfg)
 {
-	char name[CONFIG_GROUP_NAME_MAX + 1];
+	char name[PROCESS_GROUP_NAME_MAX + 1];
 
 	for (size_t i = 0; i < sizeof(idents) / sizeof(idents[0]); i++) {
-		int g = config_match(cfg, &idents[i], name, sizeof(name));
+		int g = process_match(cfg, &idents[i], name, sizeof(name));
 
-		if (g >= (int)cfg->n_groups ||
-		    strnlen(name, sizeof(name)) >= CONFIG_GROUP_NAME_MAX || (g >= 0 && !name[0]))
+		if (g >= (int)process_settings(cfg)->n_groups ||
+		    strnlen(name, sizeof(name)) >= PROCESS_GROUP_NAME_MAX || (g >= 0 && !name[0]))
 			abort();
 		/* A small buffer must be respected too. */
-		config_match(cfg, &idents[i], name, 3);
+		process_match(cfg, &idents[i], name, 3);
 		if (strnlen(name, 3) >= 3)
 			abort();
 	}

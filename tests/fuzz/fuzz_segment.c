@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "segment_read.h"
+#include "agent/segment_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

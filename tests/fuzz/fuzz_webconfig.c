@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "webconfig.h"
+#include "exporter/webconfig.h"
 
 #define PATH "/etc/memtide/web.yml"
 
@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (web_config_parse(PATH, copy, size, &wc, err, sizeof(err)) == 0) {
 		check(wc);
 		web_config_put(wc);
-	} else if (strncmp(err, PATH, strlen(PATH)) != 0 || strnlen(err, sizeof(err)) >= sizeof(err)) {
+	} else if (strncmp(err, PATH, strlen(PATH)) != 0 ||
+		   strnlen(err, sizeof(err)) >= sizeof(err)) {
 		abort();
 	}
 	free(copy);

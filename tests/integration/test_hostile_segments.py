@@ -87,11 +87,11 @@ def test_junk_files_cannot_hide_a_live_segment(exporter_factory, shm_dir):
         assert sample_value(text, "memtide_scrape_collector_success", collector="agent") == 1
         assert sample_value(text, "memtide_agent_processes", group="hold_blocks") == 1
         # The sweep is bounded per scrape, and says so.
-        assert sample_value(text, "memtide_scrape_errors_total", collector="agent",
-                            reason="sweep_capped") >= 1
+        assert sample_value(text, "memtide_collector_housekeeping_total", collector="agent",
+                            action="sweep_capped") >= 1
         assert "reached a cap" in e.read_log()
-        removed = sample_value(text, "memtide_scrape_errors_total", collector="agent",
-                               reason="stale_removed")
+        removed = sample_value(text, "memtide_collector_housekeeping_total", collector="agent",
+                               action="stale_removed")
         assert 0 < removed < 66000
         # Impossible headers go, a heartbeat from the future included; the sweep
         # goes on from scrape to scrape until the junk is gone.

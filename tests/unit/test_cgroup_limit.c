@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "cgroup_limit.h"
-#include "log.h"
+#include "collectors/cgroup_limit.h"
+#include "exporter/log.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 

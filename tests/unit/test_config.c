@@ -17,9 +17,11 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "exporter/array_size.h"
+#include "collectors/process_config.h"
+#include "collectors/sessdir.h"
+#include "collectors/tcp.h"
+#include "exporter/config.h"
 
 /* A config file written for one test; removed by load_text. */
 static void write_tmp(char *path, size_t pathlen, const char *text, size_t len)
@@ -78,10 +80,10 @@ static void check_error(const char *text, unsigned line, const char *what)
 	check_error_bytes(text, strlen(text), line, what);
 }
 
-/* config_match into a full-size buffer. */
+/* process_match into a full-size buffer. */
 static int match(const struct config *cfg, const struct proc_ident *p, char *name)
 {
-	return config_match(cfg, p, name, CONFIG_GROUP_NAME_MAX);
+	return process_match(cfg, p, name, PROCESS_GROUP_NAME_MAX);
 }
 
 static void test_full_config(void **state)
@@ -102,41 +104,41 @@ static void test_full_config(void **state)
 	assert_non_null(strstr(cfg->path, "/tmp/memtide-test-config-"));
 	assert_string_equal(cfg->procfs, "/host/proc");
 	assert_string_equal(cfg->sysfs, "/host/sys");
-	assert_true(cfg->pss_max_age == 5400.0);
-	assert_int_equal(cfg->n_groups, 3);
+	assert_true(process_settings(cfg)->pss_max_age == 5400.0);
+	assert_int_equal(process_settings(cfg)->n_groups, 3);
 
-	assert_int_equal(cfg->groups[0].line, 5);
-	assert_string_equal(cfg->groups[0].name, "php-{1}");
-	assert_string_equal(cfg->groups[0].comm, "php-fpm*");
-	assert_string_equal(cfg->groups[0].exe, "/usr/sbin/*");
-	assert_string_equal(cfg->groups[0].cmdline, "pool ([a-z]+)");
-	assert_true(cfg->groups[0].pss);
-	assert_int_equal(cfg->groups[0].nmatch, 2);
+	assert_int_equal(process_settings(cfg)->groups[0].line, 5);
+	assert_string_equal(process_settings(cfg)->groups[0].name, "php-{1}");
+	assert_string_equal(process_settings(cfg)->groups[0].comm, "php-fpm*");
+	assert_string_equal(process_settings(cfg)->groups[0].exe, "/usr/sbin/*");
+	assert_string_equal(process_settings(cfg)->groups[0].cmdline, "pool ([a-z]+)");
+	assert_true(process_settings(cfg)->groups[0].pss);
+	assert_int_equal(process_settings(cfg)->groups[0].nmatch, 2);
 
-	assert_int_equal(cfg->groups[1].line, 10);
-	assert_string_equal(cfg->groups[1].name, "{comm}");
-	assert_string_equal(cfg->groups[1].comm, "python3");
-	assert_null(cfg->groups[1].exe);
-	assert_null(cfg->groups[1].cmdline);
-	assert_false(cfg->groups[1].pss);
+	assert_int_equal(process_settings(cfg)->groups[1].line, 10);
+	assert_string_equal(process_settings(cfg)->groups[1].name, "{comm}");
+	assert_string_equal(process_settings(cfg)->groups[1].comm, "python3");
+	assert_null(process_settings(cfg)->groups[1].exe);
+	assert_null(process_settings(cfg)->groups[1].cmdline);
+	assert_false(process_settings(cfg)->groups[1].pss);
 
-	assert_int_equal(cfg->groups[2].line, 12);
-	assert_string_equal(cfg->groups[2].name, "{comm}");
-	assert_null(cfg->groups[2].comm);
+	assert_int_equal(process_settings(cfg)->groups[2].line, 12);
+	assert_string_equal(process_settings(cfg)->groups[2].name, "{comm}");
+	assert_null(process_settings(cfg)->groups[2].comm);
 
-	assert_int_equal(cfg->needs, CONFIG_NEEDS_EXE | CONFIG_NEEDS_CMDLINE);
+	assert_int_equal(process_settings(cfg)->needs, PROCESS_NEEDS_EXE | PROCESS_NEEDS_CMDLINE);
 	config_free(cfg);
 }
 
 static void check_default_groups(const struct config *cfg)
 {
-	assert_int_equal(cfg->n_groups, 1);
-	assert_string_equal(cfg->groups[0].name, "{comm}");
-	assert_null(cfg->groups[0].comm);
-	assert_null(cfg->groups[0].exe);
-	assert_null(cfg->groups[0].cmdline);
-	assert_false(cfg->groups[0].pss);
-	assert_int_equal(cfg->needs, 0);
+	assert_int_equal(process_settings(cfg)->n_groups, 1);
+	assert_string_equal(process_settings(cfg)->groups[0].name, "{comm}");
+	assert_null(process_settings(cfg)->groups[0].comm);
+	assert_null(process_settings(cfg)->groups[0].exe);
+	assert_null(process_settings(cfg)->groups[0].cmdline);
+	assert_false(process_settings(cfg)->groups[0].pss);
+	assert_int_equal(process_settings(cfg)->needs, 0);
 }
 
 static void test_default(void **state)
@@ -148,7 +150,7 @@ static void test_default(void **state)
 	assert_null(cfg->path);
 	assert_string_equal(cfg->procfs, "/p");
 	assert_string_equal(cfg->sysfs, "/s");
-	assert_true(cfg->pss_max_age == CONFIG_DEFAULT_PSS_MAX_AGE);
+	assert_true(process_settings(cfg)->pss_max_age == PROCESS_DEFAULT_PSS_MAX_AGE);
 	config_free(cfg);
 
 	assert_int_equal(config_default(NULL, NULL, &cfg), 0);
@@ -175,14 +177,14 @@ static void test_defaults_from_file(void **state)
 		struct config *cfg = load_ok(texts[i]);
 
 		check_default_groups(cfg);
-		assert_true(cfg->pss_max_age == CONFIG_DEFAULT_PSS_MAX_AGE);
+		assert_true(process_settings(cfg)->pss_max_age == PROCESS_DEFAULT_PSS_MAX_AGE);
 		config_free(cfg);
 	}
 
 	struct config *cfg = load_ok("process:\n  pss_max_age: 500ms\n");
 
 	check_default_groups(cfg);
-	assert_true(cfg->pss_max_age == 0.5);
+	assert_true(process_settings(cfg)->pss_max_age == 0.5);
 	config_free(cfg);
 }
 
@@ -193,8 +195,8 @@ static void check_needs(const char *group, unsigned needs)
 
 	snprintf(text, sizeof(text), "process:\n  groups:\n    - %s\n", group);
 	cfg = load_ok(text);
-	if (cfg->needs != needs)
-		fail_msg("%s: needs %#x, expected %#x", group, cfg->needs, needs);
+	if (process_settings(cfg)->needs != needs)
+		fail_msg("%s: needs %#x, expected %#x", group, process_settings(cfg)->needs, needs);
 	config_free(cfg);
 }
 
@@ -202,15 +204,15 @@ static void test_needs(void **state)
 {
 	check_needs("comm: x", 0);
 	check_needs("name: fixed", 0);
-	check_needs("exe: x", CONFIG_NEEDS_EXE);
-	check_needs("name: \"{exe}\"", CONFIG_NEEDS_EXE);
-	check_needs("name: \"{exe_path}\"", CONFIG_NEEDS_EXE);
-	check_needs("cmdline: x", CONFIG_NEEDS_CMDLINE);
-	check_needs("{cmdline: \"(x)\", name: \"{1}\"}", CONFIG_NEEDS_CMDLINE);
-	check_needs("name: \"{user}\"", CONFIG_NEEDS_USER);
-	check_needs("name: \"{cgroup}\"", CONFIG_NEEDS_CGROUP);
+	check_needs("exe: x", PROCESS_NEEDS_EXE);
+	check_needs("name: \"{exe}\"", PROCESS_NEEDS_EXE);
+	check_needs("name: \"{exe_path}\"", PROCESS_NEEDS_EXE);
+	check_needs("cmdline: x", PROCESS_NEEDS_CMDLINE);
+	check_needs("{cmdline: \"(x)\", name: \"{1}\"}", PROCESS_NEEDS_CMDLINE);
+	check_needs("name: \"{user}\"", PROCESS_NEEDS_USER);
+	check_needs("name: \"{cgroup}\"", PROCESS_NEEDS_CGROUP);
 	check_needs("name: \"{user}@{cgroup}:{exe}\"",
-		    CONFIG_NEEDS_USER | CONFIG_NEEDS_CGROUP | CONFIG_NEEDS_EXE);
+		    PROCESS_NEEDS_USER | PROCESS_NEEDS_CGROUP | PROCESS_NEEDS_EXE);
 }
 
 static void test_bools_and_aliases(void **state)
@@ -222,10 +224,10 @@ static void test_bools_and_aliases(void **state)
 				     "    - {comm: &c \"x*\", pss: true}\n"
 				     "    - {exe: *c}\n");
 
-	assert_true(cfg->groups[0].pss);
-	assert_false(cfg->groups[1].pss);
-	assert_true(cfg->groups[2].pss);
-	assert_string_equal(cfg->groups[3].exe, "x*");
+	assert_true(process_settings(cfg)->groups[0].pss);
+	assert_false(process_settings(cfg)->groups[1].pss);
+	assert_true(process_settings(cfg)->groups[2].pss);
+	assert_string_equal(process_settings(cfg)->groups[3].exe, "x*");
 	config_free(cfg);
 }
 
@@ -360,14 +362,14 @@ static void test_error_regex_size(void **state)
 /* The name {N} takes from matching cmdline re against cmdline; "" when no match. */
 static void re_name(const char *re, const char *cmdline, const char *name, const char *want)
 {
-	char text[1024], got[CONFIG_GROUP_NAME_MAX];
+	char text[1024], got[PROCESS_GROUP_NAME_MAX];
 	struct proc_ident p = {.comm = "c", .cmdline = cmdline};
 	struct config *cfg;
 
 	snprintf(text, sizeof(text), "process:\n  groups:\n    - cmdline: '%s'\n      name: '%s'\n",
 		 re, name);
 	cfg = load_ok(text);
-	if (config_match(cfg, &p, got, sizeof(got)) < 0)
+	if (process_match(cfg, &p, got, sizeof(got)) < 0)
 		got[0] = '\0';
 	assert_string_equal(got, want);
 	config_free(cfg);
@@ -379,15 +381,15 @@ static void test_regex_posix_semantics(void **state)
 {
 	char big[1 << 17];
 
-	re_name("(a|ab)(c|bcd)", "xabcd", "{0}", "abcd");           /* longest, not first */
+	re_name("(a|ab)(c|bcd)", "xabcd", "{0}", "abcd"); /* longest, not first */
 	re_name("pool ([^ ]+)", "php-fpm: pool www", "{1}", "www");
-	re_name("a.b", "a\nb", "{0}", "a\nb");                     /* '.' takes a newline */
-	re_name("^b", "a\nb", "x", "");                             /* no multi-line '^' */
+	re_name("a.b", "a\nb", "{0}", "a\nb"); /* '.' takes a newline */
+	re_name("^b", "a\nb", "x", "");	       /* no multi-line '^' */
 	/* Any byte is a character; names escape invalid UTF-8 and '\' (test_names_escaped). */
 	re_name("x(.)y", "x\xffy", "{1}", "\\xff");
-	re_name("[\\]+", "a\\\\b", "{0}", "\\\\\\\\");           /* '\' literal in brackets */
-	re_name("ab{,2}", "abbbb", "{0}", "abb");                   /* {,n}: at most n */
-	re_name("a)", "xa)", "{0}", "a)");                          /* lone ')' is literal */
+	re_name("[\\]+", "a\\\\b", "{0}", "\\\\\\\\"); /* '\' literal in brackets */
+	re_name("ab{,2}", "abbbb", "{0}", "abb");      /* {,n}: at most n */
+	re_name("a)", "xa)", "{0}", "a)");	       /* lone ')' is literal */
 	re_name("[[:digit:]]+", "v12x", "{0}", "12");
 	re_name("\\d+\\b", "v12 x", "{0}", "12");
 	re_name("-jar [^ ]*/([^/ ]+)\\.jar", "java -jar /opt/app/shop.jar", "{1}", "shop");
@@ -412,12 +414,12 @@ static void test_names_escaped(void **state)
 	    {"caf\xc3\xa9-\xd0\xb6", "caf\xc3\xa9-\xd0\xb6"}, /* café-ж */
 	    {"dup\xff", "dup\\xff"},
 	    {"dup\xfe", "dup\\xfe"},
-	    {"dup\\xff", "dup\\\\xff"},	  /* a real backslash: not the byte's escape */
-	    {"bad\xc3(", "bad\\xc3("},	  /* a truncated sequence */
+	    {"dup\\xff", "dup\\\\xff"},		 /* a real backslash: not the byte's escape */
+	    {"bad\xc3(", "bad\\xc3("},		 /* a truncated sequence */
 	    {"\xed\xa0\x80", "\\xed\\xa0\\x80"}, /* a surrogate */
 	};
 	struct config *cfg = load_ok("process:\n  groups:\n    - name: 'p-{comm}'\n");
-	char name[CONFIG_GROUP_NAME_MAX], want[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX], want[PROCESS_GROUP_NAME_MAX];
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct proc_ident p = {.comm = cases[i].comm};
@@ -530,7 +532,7 @@ static void test_match_first_wins(void **state)
 		    "    - {comm: \"php-fpm*\", cmdline: \"pool ([a-z]+)\", name: \"php-{1}\"}\n"
 		    "    - {comm: \"php*\", name: \"other-php\"}\n"
 		    "    - {name: \"{comm}\"}\n");
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 	struct proc_ident master = fpm;
 
 	assert_int_equal(match(cfg, &fpm, name), 0);
@@ -552,7 +554,7 @@ static void test_match_and(void **state)
 	    load_ok("process:\n"
 		    "  groups:\n"
 		    "    - {comm: \"python*\", cmdline: \"manage\\\\.py\", name: django}\n");
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 	struct proc_ident p = py;
 
 	assert_int_equal(match(cfg, &py, name), 0);
@@ -574,7 +576,7 @@ static void test_match_exe(void **state)
 				     "    - {exe: \"/usr/sbin/*\", name: \"sbin-{exe}\"}\n"
 				     "    - {exe: \"python3*\", name: \"{exe_path}\"}\n"
 				     "    - {exe: \"bin/*\", name: never}\n");
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 	struct proc_ident p = py;
 
 	assert_int_equal(match(cfg, &fpm, name), 0);
@@ -603,7 +605,7 @@ static void test_match_captures(void **state)
 				     "  groups:\n"
 				     "    - cmdline: \"^python3 (-m ([a-z.]+) )?.*app=([a-z]+)\"\n"
 				     "      name: \"{3}:{2}:[{0}]\"\n");
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 	struct proc_ident p = {.comm = "python3"};
 
 	p.cmdline = "python3 -m gunicorn app=shop";
@@ -623,7 +625,7 @@ static void test_match_literals(void **state)
 	struct config *cfg = load_ok("process:\n"
 				     "  groups:\n"
 				     "    - name: \"{{{comm}}} {{x}} }}{{ {user}@{cgroup}\"\n");
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 
 	assert_int_equal(match(cfg, &py, name), 0);
 	assert_string_equal(name, "{python3} {x} }{ app@/system.slice/app.service");
@@ -638,7 +640,7 @@ static void test_match_null_fields(void **state)
 		    "    - {exe: \"*\", name: exe}\n"
 		    "    - {comm: \"*\", name: \"{user}\"}\n"
 		    "    - {name: \"[{comm}|{exe}|{exe_path}|{user}|{cgroup}]\"}\n");
-	char name[CONFIG_GROUP_NAME_MAX];
+	char name[PROCESS_GROUP_NAME_MAX];
 	struct proc_ident p = {.comm = "kthreadd"};
 
 	/* No exe: the first group's condition cannot hold. No user: the
@@ -664,7 +666,7 @@ static void test_match_null_fields(void **state)
 
 static void test_match_cut(void **state)
 {
-	char text[600], name[CONFIG_GROUP_NAME_MAX + 64], expected[CONFIG_GROUP_NAME_MAX];
+	char text[600], name[PROCESS_GROUP_NAME_MAX + 64], expected[PROCESS_GROUP_NAME_MAX];
 	char longcomm[400];
 	struct config *cfg;
 	struct proc_ident p = {.comm = longcomm};
@@ -675,35 +677,35 @@ static void test_match_cut(void **state)
 
 	/* A bigger buffer does not lift the cap. */
 	memset(name, 0x55, sizeof(name));
-	assert_int_equal(config_match(cfg, &p, name, sizeof(name)), 0);
-	assert_int_equal(strlen(name), CONFIG_GROUP_NAME_MAX - 1);
+	assert_int_equal(process_match(cfg, &p, name, sizeof(name)), 0);
+	assert_int_equal(strlen(name), PROCESS_GROUP_NAME_MAX - 1);
 	assert_int_equal(name[0], 'x');
-	assert_int_equal((unsigned char)name[CONFIG_GROUP_NAME_MAX], 0x55);
+	assert_int_equal((unsigned char)name[PROCESS_GROUP_NAME_MAX], 0x55);
 
 	/* A smaller buffer cuts earlier and is never overrun. */
 	memset(name, 0x55, sizeof(name));
-	assert_int_equal(config_match(cfg, &p, name, 8), 0);
+	assert_int_equal(process_match(cfg, &p, name, 8), 0);
 	assert_string_equal(name, "xcccccc");
 	assert_int_equal((unsigned char)name[8], 0x55);
-	assert_int_equal(config_match(cfg, &p, name, 2), 0);
+	assert_int_equal(process_match(cfg, &p, name, 2), 0);
 	assert_string_equal(name, "x");
 	/* Room for the NUL only: the name is empty, so nothing is reported. */
-	assert_int_equal(config_match(cfg, &p, name, 1), -1);
+	assert_int_equal(process_match(cfg, &p, name, 1), -1);
 	assert_string_equal(name, "");
-	assert_int_equal(config_match(cfg, &p, name, 0), -1);
+	assert_int_equal(process_match(cfg, &p, name, 0), -1);
 	config_free(cfg);
 
 	/* A cut never leaves half a UTF-8 character: "é" is two bytes. */
 	snprintf(text, sizeof(text),
 		 "process:\n  groups:\n    - name: \"ab\xc3\xa9\xc3\xa9{comm}\"\n");
 	cfg = load_ok(text);
-	assert_int_equal(config_match(cfg, &p, name, 4), 0);
+	assert_int_equal(process_match(cfg, &p, name, 4), 0);
 	assert_string_equal(name, "ab");
-	assert_int_equal(config_match(cfg, &p, name, 5), 0);
+	assert_int_equal(process_match(cfg, &p, name, 5), 0);
 	assert_string_equal(name, "ab\xc3\xa9");
-	assert_int_equal(config_match(cfg, &p, name, 6), 0);
+	assert_int_equal(process_match(cfg, &p, name, 6), 0);
 	assert_string_equal(name, "ab\xc3\xa9");
-	assert_int_equal(config_match(cfg, &p, name, 7), 0);
+	assert_int_equal(process_match(cfg, &p, name, 7), 0);
 	assert_string_equal(name, "ab\xc3\xa9\xc3\xa9");
 	config_free(cfg);
 
@@ -780,33 +782,33 @@ static void test_sessions(void **state)
 				     "    ports: [443, 80, 65535, 1]\n"
 				     "    method: procfs\n");
 
-	assert_int_equal(cfg->n_dirs, 2);
-	assert_int_equal(cfg->dirs[0].line, 3);
-	assert_string_equal(cfg->dirs[0].pool, "php");
-	assert_string_equal(cfg->dirs[0].path, "/var/lib/php/sessions");
-	assert_string_equal(cfg->dirs[0].match, "sess_*");
-	assert_true(cfg->dirs[0].ttl == 1440.0);
-	assert_int_equal(cfg->dirs[1].line, 7);
-	assert_string_equal(cfg->dirs[1].match, "*");
-	assert_true(cfg->dirs[1].ttl == 5400.0);
-	assert_string_equal(cfg->tcp.pool, "web");
-	assert_int_equal(cfg->tcp.n_ports, 4);
-	assert_int_equal(cfg->tcp.ports[0], 443);
-	assert_int_equal(cfg->tcp.ports[1], 80);
-	assert_int_equal(cfg->tcp.ports[2], 65535);
-	assert_int_equal(cfg->tcp.ports[3], 1);
-	assert_int_equal(cfg->tcp.method, TCP_METHOD_PROCFS);
+	assert_int_equal(sessdir_settings(cfg)->n_dirs, 2);
+	assert_int_equal(sessdir_settings(cfg)->dirs[0].line, 3);
+	assert_string_equal(sessdir_settings(cfg)->dirs[0].pool, "php");
+	assert_string_equal(sessdir_settings(cfg)->dirs[0].path, "/var/lib/php/sessions");
+	assert_string_equal(sessdir_settings(cfg)->dirs[0].match, "sess_*");
+	assert_true(sessdir_settings(cfg)->dirs[0].ttl == 1440.0);
+	assert_int_equal(sessdir_settings(cfg)->dirs[1].line, 7);
+	assert_string_equal(sessdir_settings(cfg)->dirs[1].match, "*");
+	assert_true(sessdir_settings(cfg)->dirs[1].ttl == 5400.0);
+	assert_string_equal(tcp_settings(cfg)->pool, "web");
+	assert_int_equal(tcp_settings(cfg)->n_ports, 4);
+	assert_int_equal(tcp_settings(cfg)->ports[0], 443);
+	assert_int_equal(tcp_settings(cfg)->ports[1], 80);
+	assert_int_equal(tcp_settings(cfg)->ports[2], 65535);
+	assert_int_equal(tcp_settings(cfg)->ports[3], 1);
+	assert_int_equal(tcp_settings(cfg)->method, TCP_METHOD_PROCFS);
 	/* The process groups keep their default. */
-	assert_int_equal(cfg->n_groups, 1);
+	assert_int_equal(process_settings(cfg)->n_groups, 1);
 	config_free(cfg);
 
 	cfg = load_ok("sessions:\n  tcp: {pool: web, ports: [8080], method: netlink}\n");
-	assert_int_equal(cfg->n_dirs, 0);
-	assert_int_equal(cfg->tcp.method, TCP_METHOD_NETLINK);
+	assert_int_equal(sessdir_settings(cfg)->n_dirs, 0);
+	assert_int_equal(tcp_settings(cfg)->method, TCP_METHOD_NETLINK);
 	config_free(cfg);
 	cfg = load_ok("sessions:\n  tcp: {pool: web, ports: [\"8080\"]}\n");
-	assert_int_equal(cfg->tcp.ports[0], 8080);
-	assert_int_equal(cfg->tcp.method, TCP_METHOD_AUTO);
+	assert_int_equal(tcp_settings(cfg)->ports[0], 8080);
+	assert_int_equal(tcp_settings(cfg)->method, TCP_METHOD_AUTO);
 	config_free(cfg);
 }
 
@@ -822,10 +824,10 @@ static void test_sessions_absent(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
 		struct config *cfg = load_ok(texts[i]);
 
-		assert_int_equal(cfg->n_dirs, 0);
-		assert_null(cfg->dirs);
-		assert_null(cfg->tcp.pool);
-		assert_int_equal(cfg->tcp.n_ports, 0);
+		assert_int_equal(sessdir_settings(cfg)->n_dirs, 0);
+		assert_null(sessdir_settings(cfg)->dirs);
+		assert_null(tcp_settings(cfg)->pool);
+		assert_int_equal(tcp_settings(cfg)->n_ports, 0);
 		config_free(cfg);
 	}
 }

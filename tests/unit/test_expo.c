@@ -13,7 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "expo.h"
+#include "exporter/expo.h"
 
 /* Renders e uncompressed and checks the result is NUL-terminated at len. */
 static char *render(const struct expo *e, enum expo_format fmt)

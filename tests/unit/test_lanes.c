@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "lanes.h"
+#include "exporter/lanes.h"
 
 #define HANG_SECONDS 30
 

@@ -6,7 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "negotiate.h"
+#include "exporter/negotiate.h"
 
 #define OM EXPO_OPENMETRICS_100
 #define TEXT EXPO_TEXT_004

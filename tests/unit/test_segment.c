@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "segment_read.h"
+#include "agent/segment_read.h"
 
 #define NOW 400000000u /* reader clock, seconds (12 years of uptime) */
 
@@ -353,6 +353,34 @@ static void test_ages(void **state)
 	free(buf);
 }
 
+/*
+ * The bound of a bucket counts: sessions at least that old are under
+ * older_than_seconds="3600" (memtide_seg_age_counts, which session
+ * directories use too). The minute cell's age is a lower bound, so sessions
+ * whose lower bound is exactly 3600 s are at least an hour old.
+ */
+static void test_age_bound_counts(void **state)
+{
+	void *buf = make_segment();
+	struct memtide_seg_pool *p = pool(buf, 0);
+	int64_t now;
+	uint32_t m;
+
+	hdr(buf)->clock_offset = 60 - NOW % 60; /* now on a minute boundary */
+	now = NOW + hdr(buf)->clock_offset;
+	p->opened = 4;
+	m = (uint32_t)((now - 3600) / 60 - 1); /* the minute ending exactly 3600 s ago */
+	p->minutes[m % MEMTIDE_SEG_AGE_MINUTES] = MEMTIDE_SEG_CELL(m, 4);
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_OK);
+	assert_int_equal(snap.pools[0].live_by_age[3], 4); /* 3600 */
+	assert_int_equal(snap.pools[0].live_by_age[4], 0); /* 14400 */
+
+	/* The same comparison for a file's age in a session directory. */
+	assert_true(memtide_seg_age_counts(3600.0, 3600));
+	assert_false(memtide_seg_age_counts(3599.999, 3600));
+	free(buf);
+}
+
 static void test_set_mode(void **state)
 {
 	void *buf = make_segment();
@@ -447,13 +475,21 @@ static void test_heap_never_below_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid),	  cmocka_unit_test(test_bytes_overhead),
-	    cmocka_unit_test(test_truncated),	  cmocka_unit_test(test_magic_version_ready),
-	    cmocka_unit_test(test_absurd_counts), cmocka_unit_test(test_offsets_past_the_end),
-	    cmocka_unit_test(test_pool_names),	  cmocka_unit_test(test_seqlock),
-	    cmocka_unit_test(test_alignment),	  cmocka_unit_test(test_ages),
-	    cmocka_unit_test(test_set_mode),	  cmocka_unit_test(test_strerror),
-	    cmocka_unit_test(test_check_header), cmocka_unit_test(test_agent_off),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_bytes_overhead),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_magic_version_ready),
+	    cmocka_unit_test(test_absurd_counts),
+	    cmocka_unit_test(test_offsets_past_the_end),
+	    cmocka_unit_test(test_pool_names),
+	    cmocka_unit_test(test_seqlock),
+	    cmocka_unit_test(test_alignment),
+	    cmocka_unit_test(test_ages),
+	    cmocka_unit_test(test_age_bound_counts),
+	    cmocka_unit_test(test_set_mode),
+	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_check_header),
+	    cmocka_unit_test(test_agent_off),
 	    cmocka_unit_test(test_heap_never_below_live),
 	};
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "segment_name.h"
+#include "collectors/segment_name.h"
 
 static void test_names_to_pids(void **state)
 {
@@ -23,10 +23,21 @@ static void test_names_to_pids(void **state)
 static void test_junk(void **state)
 {
 	static const char *const junk[] = {
-	    "memtide.",	       "memtide.0",	  "memtide.012",	"memtide.12a",
-	    "memtide.12.",     "memtide.12.0",	  "memtide.12.01",	"memtide.12.3.4",
-	    "memtide.-1",      "memtide.999999999", "memtide.1.18446744073709551616",
-	    "memtide 12",      "xmemtide.12",	  "memtide.12 ",	"",
+	    "memtide.",
+	    "memtide.0",
+	    "memtide.012",
+	    "memtide.12a",
+	    "memtide.12.",
+	    "memtide.12.0",
+	    "memtide.12.01",
+	    "memtide.12.3.4",
+	    "memtide.-1",
+	    "memtide.999999999",
+	    "memtide.1.18446744073709551616",
+	    "memtide 12",
+	    "xmemtide.12",
+	    "memtide.12 ",
+	    "",
 	};
 
 	(void)state;

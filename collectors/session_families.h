@@ -1,23 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sessions: what the collectors that count sessions share (agent, sessdir,
+ * session_families: what the collectors that count sessions share (agent, sessdir,
  * tcp), so that the families they merge into carry one HELP text and one set
  * of age buckets.
  *
  * Each collector labels its samples itself (source, group, pool); the
  * by-age family adds older_than_seconds from sessions_age_buckets.
  */
-#ifndef MEMTIDE_SESSIONS_H
-#define MEMTIDE_SESSIONS_H
+#ifndef MEMTIDE_SESSION_FAMILIES_H
+#define MEMTIDE_SESSION_FAMILIES_H
 
 #include <stddef.h>
 
+#include "agent/segment.h"
+
 struct expo;
 
-#define SESSIONS_AGE_BUCKETS 6
+/* The buckets of the segment ABI (agent/segment.h), so that every source
+ * has the same: 1 min, 5 min, 15 min, 1 h, 4 h, 1 d. A session counts under a
+ * bucket when memtide_seg_age_counts(age, bound). */
+#define SESSIONS_AGE_BUCKETS MEMTIDE_SEG_AGE_BUCKETS
 
-/* Upper bounds of the age buckets, in seconds: 1 min, 5 min, 15 min, 1 h, 4 h, 1 d. */
-static const double sessions_age_buckets[SESSIONS_AGE_BUCKETS] = {60, 300, 900, 3600, 14400, 86400};
+static const double sessions_age_buckets[SESSIONS_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
 
 #define SESSIONS_LIVE "memtide_sessions_live"
 #define SESSIONS_LIVE_HELP "Live sessions now."

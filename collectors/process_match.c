@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * matcher: assigning a process to its group and naming the group.
+ * process_match: assigning a process to its group and naming the group.
  *
  * This runs for every process on every scrape, so it only executes what
- * config_load compiled: globs, regexes with the capture count the name needs,
+ * process_config.c compiled at load: globs, regexes with the capture count the name needs,
  * and name templates already split into parts. The regex runs in time linear
  * in the command line (cmdline_re.h): a local user's crafted arguments cannot
  * make it backtrack.
  */
+#include "process_config.h"
+
 #include "cmdline_re.h"
-#include "config.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "exporter/utf8.h"
 
 /* Captures a name can refer to: {0}..{9}. */
 #define MAX_MATCH 10
@@ -131,15 +132,16 @@ static void trim_partial_utf8(struct name_buf *b)
 }
 
 /* Writes the part of cmdline that capture `index` matched, if it took part. */
-static void put_match(struct name_buf *b, const char *cmdline, const struct cmdline_re_span *pm, unsigned index)
+static void put_match(struct name_buf *b, const char *cmdline, const struct cmdline_re_span *pm,
+		      unsigned index)
 {
 	if (!cmdline || pm[index].so < 0 || pm[index].eo < pm[index].so)
 		return;
 	put_escaped(b, cmdline + pm[index].so, (size_t)(pm[index].eo - pm[index].so));
 }
 
-static void expand(const struct group_matcher *m, const struct proc_ident *p, const struct cmdline_re_span *pm,
-		   struct name_buf *b)
+static void expand(const struct group_matcher *m, const struct proc_ident *p,
+		   const struct cmdline_re_span *pm, struct name_buf *b)
 {
 	for (const struct name_part *part = m->parts; part->kind != NAME_END; part++) {
 		switch (part->kind) {
@@ -171,18 +173,19 @@ static void expand(const struct group_matcher *m, const struct proc_ident *p, co
 	}
 }
 
-int config_match(const struct config *cfg, const struct proc_ident *p, char *name, size_t namelen)
+int process_match(const struct config *cfg, const struct proc_ident *p, char *name, size_t namelen)
 {
+	const struct process_settings *ps = process_settings(cfg);
 	struct name_buf b = {.s = name, .cap = namelen};
 	struct cmdline_re_span pm[MAX_MATCH];
 
 	if (!namelen)
 		return -1;
-	if (b.cap > CONFIG_GROUP_NAME_MAX)
-		b.cap = CONFIG_GROUP_NAME_MAX;
+	if (b.cap > PROCESS_GROUP_NAME_MAX)
+		b.cap = PROCESS_GROUP_NAME_MAX;
 	name[0] = '\0';
-	for (size_t i = 0; i < cfg->n_groups; i++) {
-		const struct group_matcher *m = &cfg->groups[i];
+	for (size_t i = 0; i < ps->n_groups; i++) {
+		const struct group_matcher *m = &ps->groups[i];
 
 		if (!matcher_matches(m, p, pm))
 			continue;

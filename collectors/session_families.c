@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* sessions: the families every session source writes, written one way. */
-#include "sessions.h"
+/* session_families: the families every session source writes, written one way. */
+#include "session_families.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 
-#include "expo.h"
+#include "exporter/expo.h"
 
 #define SESSIONS_MAX_LABELS 4
 

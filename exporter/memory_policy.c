@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-#include "stack_release.h"
+#include "memory_policy.h"
 
+#include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -10,7 +12,7 @@
  * still touch before they return too. */
 #define MARGIN (16u << 10)
 
-void stack_release_below_caller(void)
+void memory_policy_request_done(void)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	volatile char here = 0;
@@ -29,4 +31,26 @@ void stack_release_below_caller(void)
 			madvise((void *)low, high - low, MADV_DONTNEED);
 	}
 	pthread_attr_destroy(&attr);
+}
+
+/*
+ * One arena rather than one per thread (scrapes are short and few), and
+ * large buffers (a scrape's rendering) straight from mmap, returned when
+ * freed, instead of glibc's thresholds that grow after every large free and
+ * keep the memory.
+ */
+int memory_policy_init(void)
+{
+	int ok = mallopt(M_ARENA_MAX, 1);
+
+	ok &= mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	ok &= mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+	return ok ? 0 : -EINVAL;
+}
+
+/* What a scrape freed stays free until the next, and holes in the heap
+ * would otherwise stay resident. */
+void memory_policy_scrapes_idle(void)
+{
+	malloc_trim(0);
 }

@@ -33,8 +33,8 @@ struct cmdline_re_span {
  * Compiles pattern into *out and sets *captures to its capture-group count.
  * Returns 0, -EINVAL with the reason in why, or -ENOMEM.
  */
-int cmdline_re_compile(const char *pattern, struct cmdline_re **out, unsigned *captures,
-		       char *why, size_t why_len);
+int cmdline_re_compile(const char *pattern, struct cmdline_re **out, unsigned *captures, char *why,
+		       size_t why_len);
 
 /*
  * Searches text (len bytes) anywhere; fills spans[0..n) (0: the whole match,

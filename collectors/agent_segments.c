@@ -10,16 +10,14 @@
  * are looked up by the pids in /proc, so no number of junk files in the
  * directory can hide one; a bounded sweep of the directory removes those
  * whose writer is gone and junk no agent wrote. Work is bounded per scrape
- * (bytes copied, entries swept) and stops at the scrape's deadline. Statistics are summed by the same group as the process
- * collector, sessions by (group, pool); counters of processes that exited are
- * carried in `retired`, so a group's counters never go backwards while it
- * lives.
+ * (bytes copied, entries swept) and stops at the scrape's deadline. Statistics are summed by the
+ * same group as the process collector, sessions by (group, pool); counters of processes that exited
+ * are carried in `retired`, so a group's counters never go backwards while it lives.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libproc2/pids.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,14 +30,15 @@
 #include "agent_reject.h"
 #include "agent_stats.h"
 #include "collector.h"
-#include "config.h"
-#include "expo.h"
+#include "exporter/config.h"
+#include "exporter/dynbuf.h"
+#include "process_config.h"
+#include "exporter/expo.h"
 #include "ident.h"
-#include "log.h"
-#include "scrape_errors.h"
+#include "exporter/log.h"
 #include "segment_file.h"
 #include "segment_name.h"
-#include "segment_read.h"
+#include "agent/segment_read.h"
 
 #define NAME "agent"
 #define SELECT_BATCH 128
@@ -58,26 +57,28 @@
 #define SWEEP_HEADERS 512
 /* Items handled between two looks at the clock. */
 #define DEADLINE_EVERY 64
+/* The kernel's limit on pids (PID_MAX_LIMIT): /proc lists no more. */
+#define PIDS_MAX ((size_t)1 << 22)
 /* Seconds between two log lines saying that a cap was reached. */
 #define CAP_LOG_SECONDS 60
 
 enum field { F_PID, F_STARTED, F_EUID, F_TGID, F_IDENT, N_FIELDS = F_IDENT + IDENT_N };
 
 struct agent_state {
-	pthread_mutex_t lock; /* everything below */
+	struct collect_ctx *ctx; /* the collect() in progress; NULL between scrapes */
 	const struct config *cfg;
 	struct pids_info *info;
 	struct memtide_seg_snapshot snap; /* 13 KiB: reused, not on the stack */
 	struct agent_stats stats;
-	unsigned *live;        /* pids of the processes in /proc, sorted */
+	unsigned *live; /* pids of the processes in /proc, sorted */
 	size_t n_live, cap_live;
-	unsigned *want;        /* those that have a segment */
-	size_t n_want;
-	DIR *sweep;            /* the agent directory, read on from scrape to scrape */
-	uint64_t budget;       /* bytes this scrape may still copy */
-	uint64_t bytes_read;   /* copied from segments, ever */
-	time_t cap_logged;     /* CLOCK_MONOTONIC seconds of the last cap log line */
-	struct agent_off off;  /* processes whose agent is off, by group and reason */
+	unsigned *want; /* those that have a segment */
+	size_t n_want, cap_want;
+	DIR *sweep;	      /* the agent directory, read on from scrape to scrape */
+	uint64_t budget;      /* bytes this scrape may still copy */
+	uint64_t bytes_read;  /* copied from segments, ever */
+	time_t cap_logged;    /* CLOCK_MONOTONIC seconds of the last cap log line */
+	struct agent_off off; /* processes whose agent is off, by group and reason */
 };
 
 static void agent_release(void *state)
@@ -92,22 +93,19 @@ static void agent_release(void *state)
 		closedir(s->sweep);
 	agent_stats_free(&s->stats);
 	agent_off_free(&s->off);
-	pthread_mutex_destroy(&s->lock);
 	free(s->live);
 	free(s->want);
 	free(s);
 }
 
-static int agent_init(void **state, const struct config *cfg)
+static int agent_segments_init(void **state, const struct config *cfg)
 {
 	struct agent_state *s = calloc(1, sizeof(*s));
-	enum pids_item items[N_FIELDS] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID,
-					  PIDS_ID_TGID};
+	enum pids_item items[N_FIELDS] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID, PIDS_ID_TGID};
 	int err;
 
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
 	s->cfg = cfg;
 	ident_items(cfg, &items[F_IDENT]);
 	err = procps_pids_new(&s->info, items, N_FIELDS);
@@ -119,27 +117,26 @@ static int agent_init(void **state, const struct config *cfg)
 	return 0;
 }
 
-static bool past(const struct timespec *deadline)
+/*
+ * Says in the log, at most once a minute, that a cap was reached; the metric
+ * counts each. A segment left unread (its budget spent) is an error; a sweep
+ * cut short is housekeeping: it only removes files no live process uses.
+ */
+static void cap_reached(struct agent_state *s, const char *reason, bool housekeeping)
 {
 	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > deadline->tv_sec ||
-	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
-/* Says in the log, at most once a minute, that a cap was reached; the metric counts each. */
-static void cap_reached(struct agent_state *s, const char *reason)
-{
-	struct timespec now;
-
-	scrape_errors_inc(NAME, reason);
+	if (housekeeping)
+		collect_housekeeping(s->ctx, reason);
+	else
+		collect_error(s->ctx, reason);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (s->cap_logged && now.tv_sec - s->cap_logged < CAP_LOG_SECONDS)
 		return;
 	s->cap_logged = now.tv_sec ? now.tv_sec : 1;
-	log_warn("agent collector reached a cap; the rest waits for the next scrape", "collector",
-		 NAME, "reason", reason, NULL);
+	collect_log(s->ctx, LOGL_WARN,
+		    "agent collector reached a cap; the rest waits for the next scrape", "reason",
+		    reason, NULL);
 }
 
 static int cmp_unsigned(const void *a, const void *b)
@@ -181,17 +178,10 @@ static int list_live(struct agent_state *s)
 
 		if (!pid)
 			continue;
-		if (s->n_live == s->cap_live) {
-			size_t cap = s->cap_live ? s->cap_live * 2 : 1024;
-			unsigned *grown = realloc(s->live, cap * sizeof(*grown));
-
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			s->live = grown;
-			s->cap_live = cap;
-		}
+		err = dynarray_reserve((void **)&s->live, &s->cap_live, s->n_live + 1,
+				       sizeof(*s->live), PIDS_MAX);
+		if (err)
+			break;
 		s->live[s->n_live++] = pid;
 		errno = 0;
 	}
@@ -221,16 +211,16 @@ static bool has_segment(int dirfd, unsigned pid)
 }
 
 /* Fills s->want with the live pids that have a segment. */
-static int find_wanted(struct agent_state *s, int dirfd, const struct timespec *deadline)
+static int find_wanted(struct agent_state *s, int dirfd)
 {
-	unsigned *want = realloc(s->want, (s->n_live + 1) * sizeof(*want));
+	int err = dynarray_reserve((void **)&s->want, &s->cap_want, s->n_live + 1, sizeof(*s->want),
+				   PIDS_MAX + 1);
 
-	if (!want)
-		return -ENOMEM;
-	s->want = want;
+	if (err)
+		return err;
 	s->n_want = 0;
 	for (size_t i = 0; i < s->n_live; i++) {
-		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && past(deadline))
+		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1 && collect_past_deadline(s->ctx))
 			return -ETIMEDOUT;
 		if (has_segment(dirfd, s->live[i]))
 			s->want[s->n_want++] = s->live[i];
@@ -270,7 +260,7 @@ static bool writer_may_live(const struct memtide_seg_header *h, unsigned pid)
  * a heartbeat from the future). A file still being created is left a minute.
  * Only root or the file's owner may remove it from a sticky /dev/shm.
  */
-static void remove_if_stale(int dirfd, const char *name, unsigned pid)
+static void remove_if_stale(struct agent_state *s, int dirfd, const char *name, unsigned pid)
 {
 	struct memtide_seg_header h;
 	time_t mtime = 0;
@@ -279,15 +269,15 @@ static void remove_if_stale(int dirfd, const char *name, unsigned pid)
 	if (err == -ENOENT)
 		return;
 	if (err == 0 && writer_may_live(&h, pid)) {
-		scrape_errors_inc(NAME, "segment_writer_unseen");
+		collect_housekeeping(s->ctx, "segment_writer_unseen");
 		return;
 	}
 	if (err == -EAGAIN && time(NULL) - mtime < HEARTBEAT_ALIVE_SECONDS)
 		return;
 	if (unlinkat(dirfd, name, 0) == 0)
-		scrape_errors_inc(NAME, "stale_removed");
+		collect_housekeeping(s->ctx, "stale_removed");
 	else if (errno != ENOENT)
-		scrape_errors_inc(NAME, "stale_kept");
+		collect_housekeeping(s->ctx, "stale_kept");
 }
 
 /*
@@ -299,30 +289,33 @@ static void remove_if_stale(int dirfd, const char *name, unsigned pid)
 static int copy_segment(struct agent_state *s, int dirfd, const char *name, unsigned pid,
 			uid_t owner)
 {
+	enum memtide_seg_error verdict = MEMTIDE_SEG_OK;
 	struct segment_copy copy = {0};
 	const char *reason = NULL;
-	int err = 0;
+	int err;
 
 	/* A copy taken while the agent published mallinfo is torn: copy again. */
 	for (unsigned attempt = 0; attempt < COPY_ATTEMPTS; attempt++) {
 		err = segment_file_copy(dirfd, name, owner, &s->budget, &copy, &reason);
 		s->bytes_read += copy.copied;
 		if (err == -ENOSPC)
-			cap_reached(s, reason);
+			cap_reached(s, reason, false);
 		else if (err && err != -EAGAIN && err != -ENOENT)
-			agent_reject(s->cfg->agent_dir, name, pid, reason);
+			agent_reject(s->ctx, s->cfg->agent_dir, name, pid, reason);
 		if (err)
 			return err;
-		err = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
-					   &s->snap);
+		verdict = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
+					       &s->snap);
 		segment_file_release(&copy);
-		if (err != MEMTIDE_SEG_EBUSY)
+		if (verdict != MEMTIDE_SEG_EBUSY)
 			break;
 	}
-	if (err == MEMTIDE_SEG_ENOTREADY)
+	/* The reader's verdict, turned into this file's vocabulary: -errno. */
+	if (verdict == MEMTIDE_SEG_ENOTREADY)
 		return -EAGAIN; /* being created right now: next scrape */
-	if (err) {
-		agent_reject(s->cfg->agent_dir, name, pid, memtide_segment_strerror(err));
+	if (verdict != MEMTIDE_SEG_OK) {
+		agent_reject(s->ctx, s->cfg->agent_dir, name, pid,
+			     memtide_segment_strerror(verdict));
 		return -EBADMSG;
 	}
 	return 0;
@@ -345,8 +338,8 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 	if (st->head[F_TGID].result.s_int != st->head[F_PID].result.s_int)
 		return false;
 	for (int i = 0; i < n; i++) {
-		int err = copy_segment(s, dirfd, names[i], pid,
-				       (uid_t)st->head[F_EUID].result.u_int);
+		int err =
+		    copy_segment(s, dirfd, names[i], pid, (uid_t)st->head[F_EUID].result.u_int);
 
 		if (err == -ENOSPC)
 			return false; /* this scrape's budget is spent: the next one reads on */
@@ -355,7 +348,7 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 		if (s->snap.pid == pid && s->snap.start_time == started)
 			return true;
 		/* An earlier process with this pid wrote it, or junk. */
-		remove_if_stale(dirfd, names[i], pid);
+		remove_if_stale(s, dirfd, names[i], pid);
 	}
 	return false;
 }
@@ -364,10 +357,10 @@ static bool read_segment(struct agent_state *s, int dirfd, struct pids_stack *st
 static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 {
 	struct pids_fetch *f = procps_pids_select(s->info, pids, n, PIDS_SELECT_PID);
-	char group[CONFIG_GROUP_NAME_MAX];
+	char group[PROCESS_GROUP_NAME_MAX];
 
 	if (!f) {
-		scrape_errors_inc(NAME, "proc");
+		collect_error(s->ctx, "proc");
 		return;
 	}
 	for (int i = 0; i < f->counts->total; i++) {
@@ -375,31 +368,32 @@ static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 		unsigned pid = (unsigned)st->head[F_PID].result.s_int;
 
 		if (!read_segment(s, dirfd, st)) {
-			if (agent_stats_keep(&s->stats, pid, st->head[F_STARTED].result.ull_int) < 0)
-				scrape_errors_inc(NAME, "memory");
+			if (agent_stats_keep(&s->stats, pid, st->head[F_STARTED].result.ull_int) <
+			    0)
+				collect_error(s->ctx, "memory");
 			continue;
 		}
 		if (ident_match(s->cfg, (int)pid, st, F_IDENT, group, sizeof(group)) < 0)
 			continue;
 		if (s->snap.agent_off) {
 			if (agent_off_add(&s->off, group, s->snap.off_reason) < 0)
-				scrape_errors_inc(NAME, "memory");
+				collect_error(s->ctx, "memory");
 			continue;
 		}
 		if (agent_stats_add(&s->stats, group, pid, st->head[F_STARTED].result.ull_int,
 				    &s->snap) < 0)
-			scrape_errors_inc(NAME, "memory");
+			collect_error(s->ctx, "memory");
 	}
 }
 
 /* Reads the segment of every live process that has one. */
-static int read_live(struct agent_state *s, int dirfd, const struct timespec *deadline)
+static int read_live(struct agent_state *s, int dirfd)
 {
 	s->budget = SCRAPE_BYTES;
 	for (size_t off = 0; off < s->n_want; off += SELECT_BATCH) {
 		int count = (int)(s->n_want - off < SELECT_BATCH ? s->n_want - off : SELECT_BATCH);
 
-		if (past(deadline))
+		if (collect_past_deadline(s->ctx))
 			return -ETIMEDOUT;
 		read_batch(s, dirfd, s->want + off, count);
 	}
@@ -418,7 +412,7 @@ static bool is_live(const struct agent_state *s, unsigned pid)
  * it reached the end, so junk at the front never keeps the sweep from the
  * rest. Live processes' segments were looked up by pid, not here.
  */
-static void sweep(struct agent_state *s, int dirfd, const struct timespec *deadline)
+static void sweep(struct agent_state *s, int dirfd)
 {
 	unsigned entries = 0, headers = 0;
 	struct dirent *e;
@@ -430,7 +424,7 @@ static void sweep(struct agent_state *s, int dirfd, const struct timespec *deadl
 		if (!s->sweep) {
 			if (fd >= 0)
 				close(fd);
-			scrape_errors_inc(NAME, "sweep");
+			collect_error(s->ctx, "sweep");
 			return;
 		}
 	}
@@ -438,14 +432,14 @@ static void sweep(struct agent_state *s, int dirfd, const struct timespec *deadl
 		int pid = segment_name_pid(e->d_name);
 
 		if (pid > 0 && !is_live(s, (unsigned)pid)) {
-			remove_if_stale(dirfd, e->d_name, (unsigned)pid);
+			remove_if_stale(s, dirfd, e->d_name, (unsigned)pid);
 			headers++;
 		}
 		if (++entries >= SWEEP_ENTRIES || headers >= SWEEP_HEADERS) {
-			cap_reached(s, "sweep_capped");
+			cap_reached(s, "sweep_capped", true);
 			return;
 		}
-		if (entries % DEADLINE_EVERY == 0 && past(deadline))
+		if (entries % DEADLINE_EVERY == 0 && collect_past_deadline(s->ctx))
 			return;
 	}
 	closedir(s->sweep); /* the end: start over next time, from a fresh listing */
@@ -461,52 +455,47 @@ static int emit_bytes_read(struct agent_state *s, struct expo *out)
 	return err ? err : expo_sample(out, (double)s->bytes_read, NULL);
 }
 
-static int scan(struct agent_state *s, int dirfd, const struct timespec *deadline)
+static int scan(struct agent_state *s, int dirfd)
 {
 	int err = list_live(s);
 
 	if (err == 0)
-		err = find_wanted(s, dirfd, deadline);
+		err = find_wanted(s, dirfd);
 	if (err == 0)
-		err = read_live(s, dirfd, deadline);
+		err = read_live(s, dirfd);
 	if (err == 0)
-		sweep(s, dirfd, deadline);
+		sweep(s, dirfd);
 	return err;
 }
 
-static int agent_collect(void *state, struct expo *out, const struct timespec *deadline)
+static int agent_collect(void *state, struct collect_ctx *ctx)
 {
 	struct agent_state *s = state;
 	int dirfd, err;
 
-	err = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, deadline);
-	if (err)
-		return -err;
 	dirfd = open(s->cfg->agent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0) {
-		err = -errno;
-		goto out_unlock;
-	}
+	if (dirfd < 0)
+		return -errno;
+	s->ctx = ctx;
 	agent_stats_begin(&s->stats);
 	agent_off_begin(&s->off);
-	err = scan(s, dirfd, deadline);
+	err = scan(s, dirfd);
 	close(dirfd);
 	if (err == 0)
-		err = agent_stats_end(&s->stats, out);
+		err = agent_stats_end(&s->stats, ctx->out);
 	if (err == 0)
-		err = emit_bytes_read(s, out);
+		err = emit_bytes_read(s, ctx->out);
 	if (err == 0)
-		err = agent_off_write(&s->off, out);
-out_unlock:
-	pthread_mutex_unlock(&s->lock);
+		err = agent_off_write(&s->off, ctx->out);
+	s->ctx = NULL;
 	return err;
 }
 
 const struct collector agent_collector = {
-	.name = NAME,
-	.help = "allocator statistics and session pools from libmemtide segments",
-	.enabled_by_default = true,
-	.init = agent_init,
-	.collect = agent_collect,
-	.release = agent_release,
+    .name = NAME,
+    .help = "allocator statistics and session pools from libmemtide segments",
+    .enabled_by_default = true,
+    .init = agent_segments_init,
+    .collect = agent_collect,
+    .release = agent_release,
 };

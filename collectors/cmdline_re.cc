@@ -103,8 +103,8 @@ static std::string posix_to_re2(const std::string &p)
 	return out;
 }
 
-int cmdline_re_compile(const char *pattern, struct cmdline_re **out, unsigned *captures,
-		       char *why, size_t why_len)
+int cmdline_re_compile(const char *pattern, struct cmdline_re **out, unsigned *captures, char *why,
+		       size_t why_len)
 {
 	try {
 		RE2 *re = new RE2(posix_to_re2(pattern), posix_options());

@@ -209,7 +209,7 @@ static uint32_t off_reason(void)
 	return MEMTIDE_SEG_OFF_NONE;
 }
 
-__attribute__((constructor)) static void agent_init(void)
+__attribute__((constructor)) static void agent_start(void)
 {
 	struct memtide_seg_header *h;
 	int saved_errno = errno;
