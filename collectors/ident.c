@@ -2,6 +2,7 @@
 #include "ident.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cgroup_limit.h"
@@ -9,8 +10,9 @@
 #include "process_config.h"
 #include "procfs.h"
 
-#define COMM_BYTES 64	       /* the kernel's TASK_COMM_LEN is 16 */
-#define CGROUP_FILE_BYTES 4096 /* /proc/PID/cgroup: one line per hierarchy */
+#define COMM_BYTES 64		   /* the kernel's TASK_COMM_LEN is 16 */
+#define CGROUP_FILE_BYTES 4096	   /* /proc/PID/cgroup: one line per hierarchy */
+#define CMDLINE_BYTES (128u << 10) /* the longest command line read as the kernel holds it */
 
 void ident_items(const struct config *cfg, enum pids_item *items)
 {
@@ -51,6 +53,38 @@ static const char *raw_comm(const struct config *cfg, int pid, const char *comm,
 	return buf;
 }
 
+/*
+ * The command line as the kernel holds it, arguments joined by single spaces
+ * as libproc2 joins them, where libproc2 showed a '?' (see raw_comm). A line
+ * longer than CMDLINE_BYTES keeps libproc2's form: a cut one would match
+ * differently from what the rest of the scrape sees. The buffer is the
+ * thread's own (the process and agent collectors match on their own lanes at
+ * once) and lives as long as the lane's thread.
+ */
+static const char *raw_cmdline(const struct config *cfg, int pid, const char *cmdline)
+{
+	static __thread char *buf;
+	int n;
+
+	if (!cmdline || !strchr(cmdline, '?'))
+		return cmdline;
+	if (!buf) {
+		buf = malloc(CMDLINE_BYTES + 1);
+		if (!buf)
+			return cmdline;
+	}
+	n = procfs_read(cfg->procfs, pid, "cmdline", buf, CMDLINE_BYTES + 1);
+	if (n <= 0 || (unsigned)n >= CMDLINE_BYTES)
+		return cmdline;
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (int i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return n > 0 ? buf : cmdline;
+}
+
 /* The cgroup v2 path ("0::/path" in /proc/PID/cgroup), as the kernel holds it. */
 static void raw_cgroup(const struct config *cfg, int pid, const char *field, char *buf, size_t len)
 {
@@ -83,7 +117,7 @@ int ident_match(const struct config *cfg, int pid, struct pids_stack *stack, int
 		       ? str_field(stack, first + IDENT_EXE)
 		       : NULL,
 	    .cmdline = process_settings(cfg)->needs & PROCESS_NEEDS_CMDLINE
-			   ? str_field(stack, first + IDENT_CMDLINE)
+			   ? raw_cmdline(cfg, pid, str_field(stack, first + IDENT_CMDLINE))
 			   : NULL,
 	    .user = process_settings(cfg)->needs & PROCESS_NEEDS_USER
 			? str_field(stack, first + IDENT_USER)

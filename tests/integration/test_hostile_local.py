@@ -100,3 +100,30 @@ def test_names_are_published_as_the_kernel_holds_them(exporter, tmp_path):
     finally:
         for p in procs:
             stop_process(p)
+
+
+def test_command_line_captures_are_published_as_the_kernel_holds_them(exporter_factory, tmp_path):
+    """A group named from a cmdline capture: the bytes libproc2 shows as '?'
+    are read again as the kernel holds them, so valid UTF-8 is kept and
+    distinct invalid bytes stay distinct."""
+    cfg = tmp_path / "memtide.yml"
+    cfg.write_text("process:\n  groups:\n"
+                   "    - name: \"u8-{1}\"\n      cmdline: 'memtide-u8 ([^ ]+)'\n"
+                   "    - name: \"{comm}\"\n")
+    code = "import sys, time; print('ready', flush=True); time.sleep(600)"
+    args = [b"caf\xc3\xa9", b"dup\xff", b"dup\xfe"]
+    procs = []
+    try:
+        for arg in args:
+            p = subprocess.Popen(as_attacker([sys.executable.encode(), b"-c", code.encode(),
+                                              b"memtide-u8", arg]),
+                                 stdout=subprocess.PIPE, text=True)
+            procs.append(p)
+            assert p.stdout.readline().strip() == "ready"
+        text = exporter_factory(f"--config.file={cfg}").metrics()
+        for label in ("u8-café", r"u8-dup\\xff", r"u8-dup\\xfe"):
+            assert sample_value(text, "memtide_group_processes", group=label) == 1, label
+        assert 'group="u8-dup?"' not in text
+    finally:
+        for p in procs:
+            stop_process(p)
