@@ -217,6 +217,29 @@ static int mode_drop(const char *arg)
 	return 0;
 }
 
+/* Root only: act as user ARG for a while (seteuid, as mail and file servers
+ * do for a request), say so, wait for a line on stdin, and come back. */
+static int mode_impersonate(const char *arg)
+{
+	unsigned id = (unsigned)strtoul(arg, NULL, 10);
+	char buf[16];
+
+	churn(1000);
+	if (seteuid(id) != 0)
+		return 99;
+	churn(1000);
+	printf("impersonating %d\n", geteuid() == id);
+	fflush(stdout);
+	if (read(0, buf, sizeof(buf)) <= 0)
+		return 98;
+	if (seteuid(0) != 0)
+		return 97;
+	churn(1000);
+	printf("back %d\n", geteuid() == 0);
+	fflush(stdout);
+	return 0;
+}
+
 static int clone_child(void *arg)
 {
 	(void)arg;
@@ -260,6 +283,8 @@ int main(int argc, char **argv)
 		return mode_signals();
 	if (!strcmp(mode, "drop"))
 		return mode_drop(arg);
+	if (!strcmp(mode, "impersonate"))
+		return mode_impersonate(arg);
 	if (!strcmp(mode, "clone"))
 		return mode_clone();
 	fprintf(stderr, "usage: lifecycle MODE [ARG]\n");

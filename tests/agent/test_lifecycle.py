@@ -134,3 +134,27 @@ def test_privilege_drop_gives_the_segment_to_the_new_user(shm_dir):
             p.kill()
             p.wait()
     assert os.listdir(segdir) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="impersonating a user needs root")
+def test_impersonation_keeps_the_segment_root_s(shm_dir):
+    """A root daemon that acts as a user for a while (seteuid) keeps its
+    segment root's: that user may not touch a file mapped into a root process
+    (a truncated mapping would kill it), and the drop is not for good."""
+    nobody = pwd.getpwnam("nobody").pw_uid
+    p = subprocess.Popen([prog("lifecycle"), "impersonate", str(nobody)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=agent_env(shm_dir))
+    try:
+        assert p.stdout.readline() == "impersonating 1\n"
+        path = os.path.join(shm_dir, f"memtide.{p.pid}")
+        assert os.lstat(path).st_uid == 0
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == "back 1\n"
+        assert os.lstat(path).st_uid == 0 and dump(path)["live_objects"] > 0
+        p.stdin.close()
+        assert p.wait(timeout=TIMEOUT) == 0
+        assert not os.path.exists(path)
+    finally:
+        p.kill()
+        p.wait()
