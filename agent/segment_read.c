@@ -88,7 +88,8 @@ static int check_layout(const unsigned char *b, size_t len, struct layout *l)
 	l->total = ld64(b, HDR(total_size));
 	if (l->total > len)
 		return MEMTIDE_SEG_ETRUNCATED;
-	if (l->total > MEMTIDE_SEG_MAX_TOTAL_SIZE)
+	/* Smaller than its own header: a reader copies the header whole. */
+	if (l->total > MEMTIDE_SEG_MAX_TOTAL_SIZE || l->total < sizeof(struct memtide_seg_header))
 		return MEMTIDE_SEG_ELAYOUT;
 	l->slot_count = ld32(b, HDR(slot_count));
 	l->slot_size = ld32(b, HDR(slot_size));

@@ -244,14 +244,15 @@ static uint64_t boottime_now(void)
  */
 static bool writer_may_live(const struct memtide_seg_header *h, unsigned pid)
 {
+	uint64_t seen = h->heartbeat_at;
 	int64_t now;
 
 	if (h->pid != pid || h->heartbeat == 0 || h->clock_offset > (1ll << 40) ||
-	    h->clock_offset < -(1ll << 40) || h->heartbeat_at > (1ull << 40))
+	    h->clock_offset < -(1ll << 40) || seen > (1ull << 40))
 		return false;
 	now = (int64_t)boottime_now() + h->clock_offset;
-	return now < (int64_t)h->heartbeat_at + HEARTBEAT_ALIVE_SECONDS &&
-	       (int64_t)h->heartbeat_at <= now + HEARTBEAT_FUTURE_SECONDS;
+	return now < (int64_t)seen + HEARTBEAT_ALIVE_SECONDS &&
+	       (int64_t)seen <= now + HEARTBEAT_FUTURE_SECONDS;
 }
 
 /*
@@ -406,6 +407,17 @@ static bool is_live(const struct agent_state *s, unsigned pid)
 	       bsearch(&pid, s->live, s->n_live, sizeof(*s->live), cmp_unsigned) != NULL;
 }
 
+/* Is pid a process now? The listing in s->live is as old as this scrape, and
+ * a process started since (its segment new) must not be swept as stale. */
+static bool alive_now(const struct agent_state *s, unsigned pid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%u", s->cfg->procfs, pid);
+	return stat(path, &st) == 0;
+}
+
 /*
  * Removes stale segments, a bounded slice of the directory per scrape: the
  * listing goes on from where the last scrape left it, and starts over once
@@ -431,7 +443,7 @@ static void sweep(struct agent_state *s, int dirfd)
 	while ((e = readdir(s->sweep)) != NULL) {
 		int pid = segment_name_pid(e->d_name);
 
-		if (pid > 0 && !is_live(s, (unsigned)pid)) {
+		if (pid > 0 && !is_live(s, (unsigned)pid) && !alive_now(s, (unsigned)pid)) {
 			remove_if_stale(s, dirfd, e->d_name, (unsigned)pid);
 			headers++;
 		}

@@ -137,12 +137,16 @@ static int scan_entry(struct dir_scan *sc, int dfd, const struct dent64 *d)
 	return 0;
 }
 
-/* Lists and counts the directory open at dfd. */
+/* Lists and counts the directory open at dfd; -ETIMEDOUT past the scrape's
+ * deadline: a directory anyone can fill must not hold the lane for longer. */
 static int scan_fd(struct dir_scan *sc, int dfd, char *buf)
 {
 	for (;;) {
-		long n = syscall(SYS_getdents64, dfd, buf, DENTS_BUF_BYTES);
+		long n;
 
+		if (collect_past_deadline(sc->ctx))
+			return -ETIMEDOUT;
+		n = syscall(SYS_getdents64, dfd, buf, DENTS_BUF_BYTES);
 		if (n < 0)
 			return -errno;
 		if (n == 0)
@@ -183,7 +187,9 @@ static int scan_dir(struct dir_scan *sc, char *buf)
 		err = scan_fd(sc, dfd, buf);
 		close(dfd);
 	}
-	if (err) {
+	if (err == -ETIMEDOUT)
+		collect_error(sc->ctx, "deadline"); /* the scrape has answered without it */
+	else if (err) {
 		collect_error(sc->ctx, "dir_unreadable");
 		log_dir_failure(sc, err);
 	}

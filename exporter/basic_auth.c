@@ -64,6 +64,9 @@ static struct timespec to_timespec(double t)
 	return ts;
 }
 
+/* Rejections that may wait out their padding at once (pad_rejection). */
+#define PADDERS_MAX 32
+
 static void sleep_until(double t)
 {
 	struct timespec ts = to_timespec(t);
@@ -235,6 +238,22 @@ static bool bcrypt_check(struct basic_auth *ba, const struct web_user *u, const 
 	return match;
 }
 
+/*
+ * Every rejection ends at the same time, whatever work it did and whoever it
+ * named. A padding rejection holds its connection's thread, so a flood of
+ * them could hold every thread the server has: past PADDERS_MAX at once the
+ * rest answer at once. Which ones do depends on the load, never on the user
+ * or the password, so nothing is told by it.
+ */
+static void pad_rejection(double until)
+{
+	static unsigned padders;
+
+	if (__atomic_add_fetch(&padders, 1, __ATOMIC_RELAXED) <= PADDERS_MAX)
+		sleep_until(until);
+	__atomic_sub_fetch(&padders, 1, __ATOMIC_RELAXED);
+}
+
 bool basic_auth_allows(struct basic_auth *ba, const char *user, const char *password)
 {
 	double start = now_seconds(), costliest;
@@ -254,7 +273,6 @@ bool basic_auth_allows(struct basic_auth *ba, const char *user, const char *pass
 		cache_add(ba, digest);
 		return true;
 	}
-	/* Every rejection ends at the same time, whatever work it did. */
-	sleep_until(start + 2 * costliest);
+	pad_rejection(start + 2 * costliest);
 	return false;
 }

@@ -316,10 +316,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0; /* a body is never wanted: drop it */
 		return MHD_YES;
 	}
-	/* The request is complete: from now on it is being answered. */
-	conn_guard_busy(l->guard, slot_of(c), c, true);
+	/* A rejected request stays evictable while its answer is padded
+	 * (basic_auth.c): only an authorized one is being answered. */
 	if (l->auth && !authorized(l, c))
 		return respond_text(l, c, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n");
+	conn_guard_busy(l->guard, slot_of(c), c, true);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return respond_text(l, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (strcmp(url, l->srv->opts.telemetry_path) == 0)

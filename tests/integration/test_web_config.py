@@ -190,7 +190,9 @@ def test_flood_of_wrong_credentials_does_not_delay_remembered_ones(exporter_fact
         stop.set()
         for t in threads:
             t.join(timeout=60)
-    assert statuses and set(statuses) <= {401}, set(statuses)
+    # Never let in; a rejection waiting out its padding may be closed instead
+    # when the flood holds too many connections (conn_guard.h).
+    assert 401 in statuses and set(statuses) <= {401, None}, set(statuses)
 
 
 def test_tls_handshake_with_the_configured_certificate(exporter_factory, tmp_path, pki):
