@@ -41,6 +41,10 @@ enum thread_state {
 
 static __thread struct memtide_seg_slot *t_slot __attribute__((tls_model("initial-exec")));
 static __thread enum thread_state t_state __attribute__((tls_model("initial-exec")));
+/* This thread's last allocation went to glibc while the allocator was being
+ * found out: its block is noted even if the answer, given meanwhile by another
+ * thread, is "another allocator" (its free must still reach glibc). */
+static __thread bool t_served_resolving __attribute__((tls_model("initial-exec")));
 
 /*
  * Counts made before the segment exists (allocations of the dynamic loader and
@@ -275,6 +279,7 @@ static void *malloc_boot(size_t size)
 		__atomic_store_n(&malloc_target, __libc_malloc, __ATOMIC_RELAXED);
 		return __libc_malloc(size);
 	default: /* being resolved, maybe by this very thread: noted by malloc */
+		t_served_resolving = true;
 		return __libc_malloc(size);
 	}
 }
@@ -285,14 +290,16 @@ static void *malloc_boot(size_t size)
  * sends it back to the free that made it). */
 static __attribute__((noinline)) void *count_alloc_slow(void *p)
 {
+	bool served_resolving = t_served_resolving;
 	int mode;
 
+	t_served_resolving = false;
 	if (!p)
 		return p;
 	mode = __atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE);
 	if (mode == ALLOC_GLIBC)
 		count_slow(p, true);
-	else if (mode == ALLOC_RESOLVING)
+	else if (served_resolving || mode == ALLOC_RESOLVING)
 		allocator_boot_note(p);
 	return p;
 }
@@ -378,8 +385,14 @@ slow:
 /* Not glibc's allocator, or not known yet: the rest of the family. */
 static bool glibc_mode(void)
 {
-	return likely(__atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) == ALLOC_GLIBC) ||
-	       allocator_mode() != ALLOC_FOREIGN;
+	int mode;
+
+	if (likely(__atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) == ALLOC_GLIBC))
+		return true;
+	mode = allocator_mode();
+	if (mode == ALLOC_RESOLVING)
+		t_served_resolving = true; /* what glibc serves next is noted (count_alloc_slow) */
+	return mode != ALLOC_FOREIGN;
 }
 
 MEMTIDE_EXPORT void *calloc(size_t n, size_t size)

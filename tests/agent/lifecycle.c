@@ -218,7 +218,8 @@ static int mode_drop(const char *arg)
 }
 
 /* Root only: act as user ARG for a while (seteuid, as mail and file servers
- * do for a request), say so, wait for a line on stdin, and come back. */
+ * do for a request), say so, wait for a line on stdin, come back, say so, and
+ * wait for stdin to close. */
 static int mode_impersonate(const char *arg)
 {
 	unsigned id = (unsigned)strtoul(arg, NULL, 10);
@@ -237,6 +238,8 @@ static int mode_impersonate(const char *arg)
 	churn(1000);
 	printf("back %d\n", geteuid() == 0);
 	fflush(stdout);
+	while (read(0, buf, sizeof(buf)) > 0)
+		;
 	return 0;
 }
 
