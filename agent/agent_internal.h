@@ -122,6 +122,7 @@ void segment_fork_child_off(void);
 const char *segment_path(void);
 int segment_chown(uid_t uid, gid_t gid);
 void segment_forget_child(pid_t pid);
+void segment_reclaim_first_name(void);
 
 /* reap.c */
 void reap_init(void);

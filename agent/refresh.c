@@ -70,6 +70,7 @@ void agent_refresh(struct memtide_seg_slot *s)
 	now = agent_now();
 	interpose_drain_fallback(h);
 	segment_heartbeat(h, now);
+	segment_reclaim_first_name();
 	if (agent_cfg.mallinfo_interval && (now >= next_mallinfo || outgrown(h, s))) {
 		publish_mallinfo_masked(h, now);
 		next_mallinfo = now + agent_cfg.mallinfo_interval;

@@ -54,6 +54,9 @@ extern "C" {
  * 22 of /proc/<pid>/stat in decimal, as in the header. Nobody can know it
  * before the process exists, and a reader finds it from /proc/<pid>/stat.
  * Readers trust either name only under the same rules (owner, pid, start time).
+ * A writer on its second name links the first to its file as soon as that
+ * name is free again, so a reader that finds processes by their first name
+ * sees it whatever the squatter does next.
  */
 #define MEMTIDE_SEG_PREFIX "memtide."
 

@@ -19,6 +19,10 @@
 /* The file we created, for unlinking at exit: path and the pid that owns it;
  * its inode, so that segment_chown() changes nothing else of that name. */
 static char seg_path[sizeof(agent_cfg.dir) + 48];
+/* When seg_path is the second name: the first, which we link to our file once
+ * the file that held it is gone (segment_reclaim_first_name). */
+static char seg_first[sizeof(seg_path)];
+static bool seg_first_wanted, seg_first_linked;
 static pid_t seg_pid;
 static dev_t seg_dev;
 static ino_t seg_ino;
@@ -143,10 +147,13 @@ static int create_file(char *path, pid_t pid)
 	int fd, err;
 
 	make_path(path, pid, 0);
+	seg_first_wanted = seg_first_linked = false;
 	fd = open_new(path);
 	if (fd == -EEXIST) {
+		make_path(seg_first, pid, 0);
 		make_path(path, pid, read_start_time());
 		fd = open_new(path);
+		seg_first_wanted = fd >= 0;
 	}
 	if (fd < 0)
 		return fd;
@@ -292,6 +299,34 @@ out_unlink:
 	return err;
 }
 
+/*
+ * A process on its second name also takes its first one, as a link to its own
+ * file, once the file that held it is gone: a user who took the name and then
+ * removed it cannot hide the process from an exporter that looks processes up
+ * by their first name. link() never replaces a name: one taken again stays
+ * taken. Called from the lazy refresh, at most once a second.
+ */
+void segment_reclaim_first_name(void)
+{
+	if (!seg_first_wanted || seg_pid != getpid())
+		return;
+	if (link(seg_path, seg_first) == 0) {
+		seg_first_wanted = false;
+		seg_first_linked = true;
+	}
+}
+
+/* The first name, if it is still the link to our file we made. */
+static void unlink_first_name(void)
+{
+	struct stat st;
+
+	if (seg_first_linked && lstat(seg_first, &st) == 0 && st.st_dev == seg_dev &&
+	    st.st_ino == seg_ino)
+		unlink(seg_first);
+	seg_first_linked = false;
+}
+
 /* At exit: remove our file, but only from the process that created it (a vfork
  * child or a child whose segment failed must not remove the parent's). The
  * mapping stays: destructors that run after us may still allocate. */
@@ -303,6 +338,7 @@ void segment_unlink(void)
 		return;
 	if (h)
 		__atomic_fetch_or(&h->flags, MEMTIDE_SEG_FLAG_EXITING, __ATOMIC_RELEASE);
+	unlink_first_name();
 	unlink(seg_path);
 	seg_pid = 0;
 }

@@ -140,3 +140,50 @@ def test_squatted_names_neither_switch_the_agent_off_nor_fool_the_exporter(
     finally:
         victim.kill()
         victim.wait()
+
+
+# A victim that keeps allocating (the agent's lazy refresh runs from malloc).
+BUSY_VICTIM = r"""
+import sys, time
+print("ready", flush=True)
+while sys.stdin.readable():
+    held = [bytes(64) for _ in range(4000)]
+    time.sleep(0.01)
+"""
+
+
+def test_a_squatter_that_removes_its_file_cannot_hide_the_process(attacker, shm,
+                                                                 exporter_factory):
+    """The attacker squats the next pids, the victim takes its second name,
+    and the attacker removes its file so that the exporter, which looks
+    processes up by their first name, would not find the victim: the victim
+    takes its first name too, as a link to its own file."""
+    exporter = exporter_factory(f"--collector.agent.dir={shm}")
+    env = dict(os.environ, LD_PRELOAD=AGENT, MEMTIDE_DIR=shm, PYTHONMALLOC="malloc")
+    for _ in range(3):  # other processes may take the squatted pids first: again
+        first = last_pid() + 1
+        as_user(attacker, "/usr/bin/python3", "-c", SQUAT, shm, str(first), str(SQUATTED))
+        victim = subprocess.Popen(["/usr/bin/python3", "-c", BUSY_VICTIM], env=env,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert victim.stdout.readline().strip() == "ready"
+        if first <= victim.pid < first + SQUATTED:
+            break
+        victim.kill()
+        victim.wait(timeout=60)
+    else:
+        pytest.fail("the victim never got a squatted pid")
+    try:
+        squatted = os.path.join(shm, f"memtide.{victim.pid}")
+        own = os.path.join(shm, f"memtide.{victim.pid}.{start_time(victim.pid)}")
+        assert os.lstat(squatted).st_uid == attacker.pw_uid and os.path.exists(own)
+        as_user(attacker, "/usr/bin/python3", "-c",
+                f"import os; os.unlink({squatted!r})")
+        wait_for(lambda: os.path.exists(squatted) and os.path.samefile(squatted, own),
+                 timeout=30, what="the victim to take its first name back")
+        text = exporter.metrics()
+        assert sample_value(text, "memtide_agent_processes", group="python3") == 1
+        victim.kill()
+        victim.wait(timeout=60)
+    finally:
+        victim.kill()
+        victim.wait()
