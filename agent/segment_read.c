@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "segment_read.h"
+#include "site_read.h"
 
 static const uint32_t age_bucket_seconds[MEMTIDE_SEG_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
 
@@ -364,7 +365,11 @@ int memtide_segment_check_header(const void *hdr, size_t file_len, struct memtid
 	out->len[1] = (uint64_t)l.slots_used * l.slot_size;
 	out->off[2] = l.pool_offset;
 	out->len[2] = (uint64_t)l.pools_used * l.pool_size;
-	out->used = sizeof(struct memtide_seg_header) + out->len[0] + out->len[1] + out->len[2];
+	err = memtide_sites_extent(b, l.total, &out->off[3], &out->len[3]);
+	if (err)
+		return err;
+	out->used = sizeof(struct memtide_seg_header) + out->len[0] + out->len[1] + out->len[2] +
+		    out->len[3];
 	return MEMTIDE_SEG_OK;
 }
 

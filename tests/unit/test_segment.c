@@ -242,8 +242,10 @@ static void test_offsets_past_the_end(void **state)
 	assert_int_equal(read_all(buf), MEMTIDE_SEG_ELAYOUT);
 	h->overflow_offset = MEMTIDE_SEG_OVERFLOW_OFFSET;
 
+	h->total_size = MEMTIDE_SEG_SITE_OFFSET;      /* a file without sites, pools last */
 	h->pool_offset = MEMTIDE_SEG_POOL_OFFSET + 8; /* last pool runs past the end */
 	assert_int_equal(read_all(buf), MEMTIDE_SEG_ELAYOUT);
+	h->total_size = MEMTIDE_SEG_TOTAL_SIZE;
 	h->pool_offset = UINT64_MAX & ~7ull;
 	assert_int_equal(read_all(buf), MEMTIDE_SEG_ELAYOUT);
 	h->pool_offset = MEMTIDE_SEG_POOL_OFFSET;
