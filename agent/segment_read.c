@@ -35,6 +35,7 @@ struct layout {
 	uint64_t pool_offset;
 	uint32_t minute_cells, hour_cells, minute_length;
 	uint32_t bytes_overhead;
+	uint64_t site_offset, site_len;
 };
 
 /* Is [off, off + size) inside [0, total) and aligned to align? */
@@ -124,7 +125,8 @@ static int check_layout(const unsigned char *b, size_t len, struct layout *l)
 		return MEMTIDE_SEG_ELAYOUT;
 	if (!range_ok(l->pool_offset, (uint64_t)l->pool_count * l->pool_size, l->total, 8))
 		return MEMTIDE_SEG_ELAYOUT;
-	return MEMTIDE_SEG_OK;
+	/* Version 3: the site table (site_read.c), in bounds too. */
+	return memtide_sites_extent(b, l->total, &l->site_offset, &l->site_len);
 }
 
 /* Sum the slots: every slot's frees before any slot's allocs, so that a block
@@ -365,9 +367,8 @@ int memtide_segment_check_header(const void *hdr, size_t file_len, struct memtid
 	out->len[1] = (uint64_t)l.slots_used * l.slot_size;
 	out->off[2] = l.pool_offset;
 	out->len[2] = (uint64_t)l.pools_used * l.pool_size;
-	err = memtide_sites_extent(b, l.total, &out->off[3], &out->len[3]);
-	if (err)
-		return err;
+	out->off[3] = l.site_offset;
+	out->len[3] = l.site_len;
 	out->used = sizeof(struct memtide_seg_header) + out->len[0] + out->len[1] + out->len[2] +
 		    out->len[3];
 	return MEMTIDE_SEG_OK;
