@@ -34,7 +34,7 @@ TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python
 	openssl clang-format golang-go
 BENCH_PACKAGES := prometheus-process-exporter heaptrack libgoogle-perftools-dev
 
-PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2
+PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2 libdw
 # Recursive (=) on purpose: evaluated when a recipe runs, after ensure-packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 # RE2 (exporter/cmdline_re.cc) is C++: its runtime comes with it.
