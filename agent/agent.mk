@@ -19,7 +19,7 @@ AGENT_LIB_SRCS := agent/agent_main.c agent/interpose.c agent/session_api.c agent
 	agent/allocator.c agent/refresh.c agent/privdrop.c agent/reap.c agent/sampler.c \
 	agent/sample_blocks.c agent/sites.c agent/unwind.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/pic/%.o)
-AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle sites
+AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle sites cpp_sites
 AGENT_PROG_BINS := $(AGENT_PROGS:%=$(BUILD)/tests/agent/%)
 AGENT_UNIT := $(BUILD)/tests/unit/test_segment
 # Programs built on the public API include <memtide.h> as they would once it
@@ -75,6 +75,11 @@ $(AGENT_DUMP): agent/memtide-segment-dump.c $(AGENT_READER_OBJ) collectors/segme
 $(AGENT_UNIT): tests/unit/test_segment.c $(AGENT_READER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS) -o $@ $^ -lcmocka
+
+# cpp_sites: C++ through operator new, preloaded.
+$(BUILD)/tests/agent/cpp_sites: tests/agent/cpp_sites.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -Wall -Wextra -Werror -o $@ $<
 
 # lifecycle, sites: plain, not linked with the agent (preloaded, or not).
 $(BUILD)/tests/agent/lifecycle $(BUILD)/tests/agent/sites: $(BUILD)/tests/agent/%: tests/agent/%.c

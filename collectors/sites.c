@@ -112,6 +112,25 @@ static struct site_sum *sum_for(struct sites_state *st, const char *group, const
 	return NULL;
 }
 
+/* The frame has no symbol (a static function of a stripped binary, as in
+ * Debian's python3 without -dbg packages): say which named function it was
+ * called from, "0x... in python3.11 < PyObject_Call+0x... in python3.11". */
+static void add_caller(struct symbolizer *sym, const struct memtide_site_snapshot *s, uint32_t i,
+		       char *buf, size_t len)
+{
+	struct frame_info f;
+	size_t used = strlen(buf);
+
+	for (uint32_t j = i + 1; j < s->depth && used + 4 < len; j++) {
+		symbolize(sym, s->frames[j], &f);
+		if (f.found_symbol) {
+			memcpy(buf + used, " < ", 4);
+			symbolize_label(&f, s->frames[j], buf + used + 3, len - used - 3);
+			return;
+		}
+	}
+}
+
 void sites_label(struct symbolizer *sym, const struct memtide_site_snapshot *s, char *buf,
 		 size_t len)
 {
@@ -121,6 +140,8 @@ void sites_label(struct symbolizer *sym, const struct memtide_site_snapshot *s, 
 		symbolize(sym, s->frames[i], &f);
 		if (!symbolize_is_allocator(&f) || i + 1 == s->depth) {
 			symbolize_label(&f, s->frames[i], buf, len);
+			if (!f.found_symbol)
+				add_caller(sym, s, i, buf, len);
 			return;
 		}
 	}
