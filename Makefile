@@ -28,7 +28,7 @@ VERSION := 0.1.0
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev \
-	libgnutls28-dev libcrypt-dev g++ libre2-dev libunwind-dev libdw-dev
+	libgnutls28-dev libcrypt-dev g++ libre2-dev libdw-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
 	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox \
 	openssl clang-format golang-go

@@ -54,7 +54,7 @@ $(BUILD)/agent/pic/%.o: agent/%.c agent/segment.h agent/agent_internal.h agent/m
 	$(CC) $(AGENT_LIB_CFLAGS) -c -o $@ $<
 
 $(AGENT_LIB): $(AGENT_LIB_OBJS)
-	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^ -lunwind -lm -ldl
+	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^ -lm -ldl
 
 $(AGENT_PC): agent/memtide.pc.in
 	@mkdir -p $(dir $@)

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stacks of sampled allocations, with libunwind's unw_backtrace(): it reads
- * the DWARF call frame information, so it walks code built without frame
- * pointers (Debian 12's glibc, libstdc++ and interpreters), where a
- * frame-pointer walk stops after a frame or two.
+ * Stacks of sampled allocations, with glibc's backtrace(): libgcc's DWARF
+ * unwinder (_Unwind_Backtrace, .eh_frame_hdr lookups through
+ * dl_iterate_phdr), so it walks code built without frame pointers (Debian
+ * 12's glibc, libstdc++ and interpreters), where a frame-pointer walk stops
+ * after a frame or two.
  *
+ * Not libunwind: libunwind 1.6 opens a pipe at its initialisation (to
+ * validate addresses) and keeps it, so every preloaded program would find two
+ * descriptors it did not open (Python's test_subprocess sees them), and a
+ * program that closes every descriptor it does not know would close
+ * libunwind's under it.
+ *
+ * backtrace() loads libgcc_s with dlopen() on first use, which allocates:
+ * that first call is made at start-up (unwind_warm_up), outside malloc.
  * Called from sampler_record() only (a few thousand times a second at most),
- * under the sampler's per-thread guard: what libunwind might allocate is not
- * sampled again. Per-thread caching: libunwind's global cache takes a lock
- * with signals blocked around it; the per-thread one takes none. The first
- * unwind (which sets up libunwind's caches and walks dl_iterate_phdr's list)
- * is done at start-up, outside malloc.
+ * under the sampler's per-thread guard, so whatever the unwinder allocates is
+ * counted but never sampled again.
  */
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
+#include <execinfo.h>
 
 #include "agent_internal.h"
 #include "sampler.h"
@@ -22,13 +27,11 @@ int unwind_warm_up(void)
 {
 	uint64_t frames[8];
 
-	if (unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD) != 0)
-		return -1;
 	return unwind_stack(frames, 8) ? 0 : -1;
 }
 
 /* Up to max return addresses, innermost first; this function's own frame is
- * left out. 0 if libunwind found none. */
+ * left out. 0 if none was found. */
 uint32_t unwind_stack(uint64_t *frames, uint32_t max)
 {
 	void *buf[MEMTIDE_SEG_SITE_DEPTH + 1];
@@ -36,7 +39,7 @@ uint32_t unwind_stack(uint64_t *frames, uint32_t max)
 
 	if (max > MEMTIDE_SEG_SITE_DEPTH)
 		max = MEMTIDE_SEG_SITE_DEPTH;
-	n = unw_backtrace(buf, (int)max + 1);
+	n = backtrace(buf, (int)max + 1);
 	if (n <= 1)
 		return 0;
 	for (i = 1; i < n; i++)
