@@ -181,6 +181,7 @@ static void first_count(struct memtide_seg_header *h, bool alloc, size_t n)
 		s = NULL;
 	}
 	if (s) {
+		sampler_arm_slot(&s->countdown);
 		t_slot = s;
 		t_state = THREAD_OWNER;
 		own_count(s, alloc, n);

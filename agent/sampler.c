@@ -83,6 +83,23 @@ static void arm(uint64_t *countdown, uint64_t remaining)
 }
 
 /*
+ * A thread just claimed a slot: its countdown starts at a fresh distance, not
+ * at whatever it held, so the first allocation neither refreshes nor samples
+ * out of turn (a short-lived process that allocates little never beats its
+ * heartbeat, as before sampling).
+ */
+void sampler_arm_slot(uint64_t *countdown)
+{
+	if (mean_bytes == 0) {
+		arm(countdown, SAMPLER_REFRESH_BYTES);
+		t_pending = NEVER;
+		return;
+	}
+	t_armed = true;
+	arm(countdown, draw_distance());
+}
+
+/*
  * The fast path's countdown borrowed on a block of size (counted) bytes.
  * Whether this allocation is a sample; re-arms the countdown either way.
  */

@@ -42,6 +42,7 @@ static inline bool sampler_maybe_sampled(const void *p)
 
 /* sampler.c */
 void sampler_init(uint64_t mean_bytes, uint64_t seed);
+void sampler_arm_slot(uint64_t *countdown);
 bool sampler_take(uint64_t *countdown, size_t n);
 void sampler_record(void *p, size_t size, size_t n);
 void sampler_forget(void *p);

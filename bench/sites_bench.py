@@ -160,7 +160,7 @@ def run(build):
     line("")
     line(f"Accuracy (tests/agent/sites 256, seed 42, {n_sites} sites): the leaking site ranks "
          f"first with an estimate of {top / 2**20:.1f} MiB for {truth / 2**20:.1f} MiB held "
-         f"({top / truth - 1:+.1%}). tests/agent/test_sites.py checks the same at 64 MiB "
+         f"({top / truth - 1:+.1%}). tests/agent/test_sampling.py checks the same at 64 MiB "
          "(within 20%, first).\n")
     return "\n".join(out)
 
