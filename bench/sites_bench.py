@@ -21,7 +21,6 @@ on the same workloads, and its accuracy.
 Prints a markdown section for docs/benchmarks.md. Not a test.
 """
 import os
-import resource
 import shutil
 import signal
 import statistics
@@ -81,9 +80,22 @@ def malloc_wall(build, configs, tmp):
     return {c: statistics.median(t) for c, t in times.items()}
 
 
-def children_cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+def session_cpu(sid):
+    """CPU seconds of every process of session sid so far (the app, and a
+    profiler's helper processes with it)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # field 6, the session
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def app_cpu_per_request(build, config, tmp):
@@ -103,12 +115,10 @@ def app_cpu_per_request(build, config, tmp):
         out = subprocess.run([os.path.join(build, "loadgen"), f"--target=http://127.0.0.1:{port}",
                               "--rate=300", "--duration=6", "--think-ms=1", "--walk-away=0.5"],
                              capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
-        # Children reaped so far (curl, loadgen) are not the app: count from here.
-        before = children_cpu()
+        cpu = session_cpu(app.pid)
     finally:
         os.killpg(app.pid, signal.SIGTERM)
         app.wait(timeout=300)
-    cpu = children_cpu() - before
     requests = 0
     for word in out.stdout.split():
         if word.startswith("requests="):
@@ -146,7 +156,8 @@ def run(build):
     line("Written by bench/sites_bench.py. malloc_bench: "
          f"{ITERATIONS:,} malloc+free pairs, 1 thread, median of {RUNS} interleaved runs. "
          "Leaky web app: 300 users/s arriving for 6 s, no think time, CPU time of the app "
-         "(and heaptrack's helper) per request served. gperftools' heap profiler comes with "
+         "and of its helpers (heaptrack's interpreter), read from /proc before it stops, per "
+         "request served. gperftools' heap profiler comes with "
          "its own allocator (tcmalloc), so its row also measures tcmalloc against glibc.\n")
     line("| configuration | malloc_bench wall | vs bare | web app CPU per request | vs bare | requests |")
     line("|---|---|---|---|---|---|")
