@@ -269,7 +269,8 @@ static void publish_pids(struct sites_state *st)
 
 	if (!copy)
 		return;
-	memcpy(copy, st->pids, st->n_pids * sizeof(*copy));
+	if (st->n_pids) /* st->pids is NULL before the first process */
+		memcpy(copy, st->pids, st->n_pids * sizeof(*copy));
 	pthread_mutex_lock(&published_lock);
 	free(published);
 	published = copy;
