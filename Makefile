@@ -28,13 +28,13 @@ VERSION := 0.1.0
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BUILD_PACKAGES := gcc make pkg-config libmicrohttpd-dev libproc2-dev libyaml-dev zlib1g-dev \
-	libgnutls28-dev libcrypt-dev g++ libre2-dev
+	libgnutls28-dev libcrypt-dev g++ libre2-dev libdw-dev
 TEST_PACKAGES := libcmocka-dev prometheus prometheus-alertmanager python3 python3-pytest \
 	python3-prometheus-client python3-yaml valgrind jsonnet clang libclang-rt-14-dev procps iproute2 man-db gnuplot-nox \
-	openssl clang-format
-BENCH_PACKAGES := prometheus-process-exporter
+	openssl clang-format golang-go
+BENCH_PACKAGES := prometheus-process-exporter heaptrack libgoogle-perftools-dev
 
-PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2
+PKGS := libmicrohttpd libproc2 yaml-0.1 zlib gnutls libxcrypt re2 libdw
 # Recursive (=) on purpose: evaluated when a recipe runs, after ensure-packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 # RE2 (collectors/cmdline_re.cc) is C++: its runtime comes with it.

@@ -12,13 +12,14 @@
 AGENT_LIB := $(BUILD)/libmemtide.so
 AGENT_PC := $(BUILD)/memtide.pc
 AGENT_DUMP := $(BUILD)/memtide-segment-dump
-AGENT_READER_OBJ := $(BUILD)/agent/segment_read.o
+AGENT_READER_OBJ := $(BUILD)/agent/segment_read.o $(BUILD)/agent/site_read.o
 AGENT_TEST_TARGETS := agent-test
 
 AGENT_LIB_SRCS := agent/agent_main.c agent/interpose.c agent/session_api.c agent/segment_write.c \
-	agent/allocator.c agent/refresh.c agent/privdrop.c agent/reap.c
+	agent/allocator.c agent/refresh.c agent/privdrop.c agent/reap.c agent/sampler.c \
+	agent/sample_blocks.c agent/sites.c agent/unwind.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/pic/%.o)
-AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle
+AGENT_PROGS := hold_blocks storm fork_exec sessions allocators lifecycle sites cpp_sites
 AGENT_PROG_BINS := $(AGENT_PROGS:%=$(BUILD)/tests/agent/%)
 AGENT_UNIT := $(BUILD)/tests/unit/test_segment
 # Programs built on the public API include <memtide.h> as they would once it
@@ -48,12 +49,12 @@ build: agent
 install: agent-install
 
 $(BUILD)/agent/pic/%.o: agent/%.c agent/segment.h agent/agent_internal.h agent/memtide.h \
-		agent/memtide_debug.h
+		agent/memtide_debug.h agent/sampler.h
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_LIB_CFLAGS) -c -o $@ $<
 
 $(AGENT_LIB): $(AGENT_LIB_OBJS)
-	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^ -ldl
+	$(CC) $(AGENT_LIB_LDFLAGS) -o $@ $^ -lm -ldl
 
 $(AGENT_PC): agent/memtide.pc.in
 	@mkdir -p $(dir $@)
@@ -75,8 +76,13 @@ $(AGENT_UNIT): tests/unit/test_segment.c $(AGENT_READER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS) -o $@ $^ -lcmocka
 
-# lifecycle: plain, not linked with the agent (it is preloaded, or not).
-$(BUILD)/tests/agent/lifecycle: tests/agent/lifecycle.c
+# cpp_sites: C++ through operator new, preloaded.
+$(BUILD)/tests/agent/cpp_sites: tests/agent/cpp_sites.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -Wall -Wextra -Werror -o $@ $<
+
+# lifecycle, sites: plain, not linked with the agent (preloaded, or not).
+$(BUILD)/tests/agent/lifecycle $(BUILD)/tests/agent/sites: $(BUILD)/tests/agent/%: tests/agent/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_PLAIN_CFLAGS) -o $@ $< -pthread
 
@@ -88,13 +94,13 @@ $(BUILD)/tests/agent/%: tests/agent/%.c $(AGENT_LIB) agent/memtide.h agent/memti
 # read their own segment with the reader (tests/agent/selfread.h).
 $(BUILD)/tests/agent/hold_blocks $(BUILD)/tests/agent/storm $(BUILD)/tests/agent/fork_exec \
 $(BUILD)/tests/agent/allocators: $(BUILD)/tests/agent/%: tests/agent/%.c tests/agent/selfread.h \
-		agent/segment_read.c agent/segment_read.h agent/segment.h
+		agent/segment_read.c agent/segment_read.h agent/segment.h agent/site_read.c
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_PLAIN_CFLAGS) -o $@ $< agent/segment_read.c -pthread
+	$(CC) $(AGENT_PLAIN_CFLAGS) -o $@ $< agent/segment_read.c agent/site_read.c -pthread
 
 # tests/fuzz/fuzz_segment.c is built and run by the top Makefile's fuzz target
 # (ASan, UBSan, libFuzzer), with the reader added to its sources.
-FUZZ_EXTRA_SRCS += agent/segment_read.c
+FUZZ_EXTRA_SRCS += agent/segment_read.c agent/site_read.c
 
 $(BUILD)/bench/malloc_bench: bench/malloc_bench.c
 	@mkdir -p $(dir $@)

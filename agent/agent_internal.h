@@ -7,6 +7,8 @@
  *	session_api.c    the session API
  *	allocator.c      which malloc the process uses: count or forward
  *	refresh.c        heartbeat and mallinfo2, from the allocation path
+ *	sampler.c        sampled allocations (with sample_blocks.c, sites.c,
+ *	                 unwind.c; sampler.h)
  *	privdrop.c       the set*id family: the segment follows the process's ids
  *	reap.c           the wait family: a reaped child's leftover segment goes
  *	agent_main.c     start-up, configuration, fork, exit
@@ -32,6 +34,8 @@ struct agent_config {
 	bool group_readable;	    /* MEMTIDE_GROUP_READABLE=1 */
 	uint64_t mallinfo_interval; /* MEMTIDE_MALLINFO_INTERVAL, seconds, 0 = no snapshots */
 	int64_t clock_offset;	    /* MEMTIDE_CLOCK_OFFSET, seconds */
+	uint64_t sample_bytes;	    /* MEMTIDE_SAMPLE_BYTES, mean bytes between samples, 0 = off */
+	uint64_t sample_seed;	    /* MEMTIDE_SAMPLE_SEED, 0 = from the clock (tests fix it) */
 	char dir[256];		    /* MEMTIDE_DIR */
 };
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent_internal.h"
+#include "sampler.h"
 #include "memtide_debug.h"
 
 struct agent_config agent_cfg = {
@@ -138,6 +139,9 @@ static int read_config(void)
 	agent_cfg.group_readable = env_flag("MEMTIDE_GROUP_READABLE");
 	agent_cfg.mallinfo_interval = (uint64_t)env_int("MEMTIDE_MALLINFO_INTERVAL", 5, 0, 86400);
 	agent_cfg.clock_offset = env_int("MEMTIDE_CLOCK_OFFSET", 0, 0, 1ll << 36);
+	agent_cfg.sample_bytes =
+	    (uint64_t)env_int("MEMTIDE_SAMPLE_BYTES", SAMPLER_DEFAULT_BYTES, 0, 1ll << 40);
+	agent_cfg.sample_seed = (uint64_t)env_int("MEMTIDE_SAMPLE_SEED", 0, 0, INT64_MAX);
 	if (dir && *dir) {
 		len = strlen(dir);
 		if (dir[0] != '/') {
@@ -178,6 +182,7 @@ static void on_fork_child(void)
 	int err;
 
 	agent_refresh_fork_child();
+	sampler_fork_child();
 	if (!h) {
 		segment_fork_child_off();
 		return;
@@ -200,6 +205,25 @@ static void off(const char *why, int err)
 /* Why this process cannot be counted, or MEMTIDE_SEG_OFF_NONE. Decided before
  * any block is looked at: the chunk headers are read only when glibc's
  * allocator is the program's. */
+/* Sampling needs its block table and a working unwinder, both set up here,
+ * outside malloc; without them the agent counts, unsampled. */
+static void start_sampling(void)
+{
+	uint64_t seed = agent_cfg.sample_seed;
+	struct timespec ts;
+
+	if (!agent_cfg.sample_bytes)
+		return;
+	if (blocks_init() != 0 || unwind_warm_up() != 0) {
+		agent_note("sampling off", "no block table or no unwinder");
+		agent_cfg.sample_bytes = 0;
+		return;
+	}
+	if (!seed && clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+	sampler_init(agent_cfg.sample_bytes, seed);
+}
+
 static uint32_t off_reason(void)
 {
 	if (allocator_mode() == ALLOC_FOREIGN)
@@ -239,6 +263,7 @@ __attribute__((constructor)) static void agent_start(void)
 			agent_log("cannot create the segment", errname(-err), err);
 		goto out;
 	}
+	start_sampling();
 	err = segment_create(&h);
 	if (err) {
 		off("cannot create the segment, agent off", err);

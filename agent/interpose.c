@@ -9,6 +9,10 @@
  * line no other thread writes. No lock, no allocation, no system call, no
  * shared read-modify-write. Everything else (no segment yet, first allocation
  * of a thread, slot table full, fork in progress) takes the slow path.
+ *
+ * Sampling (sampler.h) adds a countdown subtraction and a branch to malloc,
+ * which replace the refresh tick they took over, and a test of the low bits
+ * of the pointer to free: sampled blocks are the page-aligned ones.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent_internal.h"
+#include "sampler.h"
 
 extern void *__libc_malloc(size_t size);
 extern void __libc_free(void *ptr);
@@ -180,6 +185,7 @@ static void first_count(struct memtide_seg_header *h, bool alloc, size_t n)
 		s = NULL;
 	}
 	if (s) {
+		sampler_arm_slot(&s->countdown);
 		t_slot = s;
 		t_state = THREAD_OWNER;
 		own_count(s, alloc, n);
@@ -304,12 +310,6 @@ static __attribute__((noinline)) void *count_alloc_slow(void *p)
 	return p;
 }
 
-static __attribute__((noinline)) void *refresh_then(struct memtide_seg_slot *s, void *p)
-{
-	agent_refresh(s);
-	return p;
-}
-
 /* free's slow path: NULL, or no slot of our own. */
 static __attribute__((noinline)) void free_slow(void *ptr)
 {
@@ -327,35 +327,87 @@ static __attribute__((noinline)) void free_slow(void *ptr)
 			return;
 		}
 	}
+	if (sampler_maybe_sampled(ptr))
+		sampler_forget(ptr);
 	count_slow(ptr, false);
 	__libc_free(ptr);
 }
 
 /*
+ * The slot's countdown borrowed (sampler.h): refresh, and maybe take p, an
+ * allocation already counted, as a sample. A sample must be page-aligned, so
+ * p is exchanged for such a block of its usable size (the first zero bytes
+ * zeroed, for calloc); if none can be had, p stays, unsampled. The requested
+ * size is not passed: keeping it across the call into glibc would cost the
+ * fast path an instruction.
+ */
+static __attribute__((noinline)) void *sample_or_refresh(struct memtide_seg_slot *s, void *p,
+							 size_t zero)
+{
+	size_t n = counted_size(p), size;
+	bool sample = sampler_take(&s->countdown, n);
+	void *q;
+
+	agent_refresh(s);
+	if (!sample || __atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) != ALLOC_GLIBC)
+		return p;
+	size = malloc_usable_size(p);
+	q = __libc_memalign(SAMPLER_ALIGN, size ? size : 1);
+	if (!q)
+		return p;
+	if (zero)
+		memset(q, 0, zero);
+	own_count(s, false, n);
+	__libc_free(p);
+	own_count(s, true, counted_size(q));
+	sampler_record(q, size, n);
+	return q;
+}
+
+/* Subtract n from the slot's countdown: true when it borrowed. On x86-64
+ * two instructions, a subtraction from memory and a branch on carry. No
+ * output operands (asm goto with outputs, inlined, miscompiles with GCC
+ * 12): the memory clobber says the countdown changed. */
+static inline __attribute__((always_inline)) bool countdown_expired(struct memtide_seg_slot *s,
+								    size_t n)
+{
+#if defined(__x86_64__)
+	__asm__ goto("subq %1, %0\n\tjc %l[expired]"
+		     :
+		     : "m"(s->countdown), "r"(n)
+		     : "cc", "memory"
+		     : expired);
+	return false;
+expired:
+	return true;
+#else
+	uint64_t c = s->countdown;
+
+	s->countdown = c - n;
+	return unlikely(n > c);
+#endif
+}
+
+/*
  * The fast path. "p and s both non-zero" is tested as one product: it is zero
  * when either is (and, harmlessly, for pointers aligned so much that the
- * product overflows to zero: the slow path counts those just as well).
+ * product overflows to zero: the slow path counts those just as well). The
+ * countdown takes the counted size, already in a register, off the slot's
+ * countdown, and its branch runs the refresh and the sampling.
  */
 MEMTIDE_EXPORT void *malloc(size_t size)
 {
 	void *p = __atomic_load_n(&malloc_target, __ATOMIC_RELAXED)(size);
 	struct memtide_seg_slot *s = t_slot;
+	size_t n;
 
 	if (unlikely((uintptr_t)p * (uintptr_t)s == 0))
 		return count_alloc_slow(p);
-	own_count(s, true, counted_size(p));
-	/* Every 1024th allocation of the thread: the lazy refresh (refresh.c). */
-#if defined(__x86_64__)
-	__asm__ goto("addw $64, %0\n\tjc %l[refresh]" : "+m"(s->tick) : : "cc" : refresh);
+	n = counted_size(p);
+	own_count(s, true, n);
+	if (unlikely(countdown_expired(s, n)))
+		return sample_or_refresh(s, p, 0);
 	return p;
-refresh:
-	return refresh_then(s, p);
-#else
-	__atomic_store_n(&s->tick, (uint16_t)(s->tick + 1), __ATOMIC_RELAXED);
-	if (unlikely((s->tick & 1023) == 0))
-		return refresh_then(s, p);
-	return p;
-#endif
 }
 
 /* Our own malloc's address, which the program's malloc must be (allocator.c):
@@ -368,6 +420,15 @@ void *interpose_own_malloc(void)
 	return (void *)interpose_malloc_alias;
 }
 
+/* A page-aligned block with a slot of our own: maybe a sample. Out of line,
+ * so that the fast path of free keeps nothing across a call. */
+static __attribute__((noinline)) void free_maybe_sampled(struct memtide_seg_slot *s, void *ptr)
+{
+	sampler_forget(ptr);
+	own_count(s, false, counted_size(ptr));
+	__libc_free(ptr);
+}
+
 /* glibc's free keeps errno since 2.33, and the counting never touches it. */
 MEMTIDE_EXPORT void free(void *ptr)
 {
@@ -375,8 +436,13 @@ MEMTIDE_EXPORT void free(void *ptr)
 
 	if (unlikely((uintptr_t)ptr * (uintptr_t)s == 0))
 		goto slow;
+	if (unlikely(sampler_maybe_sampled(ptr)))
+		goto maybe_sampled;
 	own_count(s, false, counted_size(ptr));
 	__libc_free(ptr);
+	return;
+maybe_sampled:
+	free_maybe_sampled(s, ptr);
 	return;
 slow:
 	free_slow(ptr);
@@ -399,10 +465,15 @@ MEMTIDE_EXPORT void *calloc(size_t n, size_t size)
 {
 	void *p;
 
+	struct memtide_seg_slot *s;
+
 	if (!glibc_mode())
 		return alloc_next.calloc(n, size);
 	p = __libc_calloc(n, size);
 	count_alloc(p);
+	s = t_slot;
+	if (p && s && unlikely(countdown_expired(s, counted_size(p))))
+		return sample_or_refresh(s, p, n * size);
 	return p;
 }
 
@@ -444,6 +515,9 @@ MEMTIDE_EXPORT void *realloc(void *ptr, size_t size)
 	if (unlikely(__atomic_load_n(&alloc_mode, __ATOMIC_ACQUIRE) == ALLOC_RESOLVING))
 		return realloc_resolving(ptr, size);
 	old = ptr ? counted_size(ptr) : 0;
+	/* A sample reallocated is a sample freed (the new block is not one). */
+	if (ptr && sampler_maybe_sampled(ptr))
+		sampler_forget(ptr);
 	p = __libc_realloc(ptr, size);
 	if (ptr && (p || size == 0)) {
 		struct memtide_seg_slot *s = t_slot;

@@ -18,6 +18,7 @@
 
 #include "collectors/segment_file.h"
 #include "segment_read.h"
+#include "site_read.h"
 
 static const unsigned age_buckets[MEMTIDE_SEG_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
 
@@ -65,6 +66,33 @@ static void print_snapshot(const struct memtide_seg_snapshot *s)
 		print_pool(i, &s->pools[i]);
 }
 
+static struct memtide_site_snapshot sites[MEMTIDE_SEG_MAX_SITES];
+static struct memtide_sites_info sites_info;
+
+/* Sampled allocation sites, raw: frames are return addresses in the process
+ * (the exporter names them; this tool does not). */
+static void print_sites(void)
+{
+	const struct memtide_site_snapshot *t;
+	uint32_t i, k;
+
+	printf("sample_bytes=%llu\nsamples_dropped=%llu\nsites=%u\n",
+	       (unsigned long long)sites_info.sample_bytes,
+	       (unsigned long long)sites_info.samples_dropped, sites_info.count);
+	for (i = 0; i < sites_info.count; i++) {
+		t = &sites[i];
+		printf("site.%u.live_bytes=%llu\nsite.%u.live_objects=%.2f\n", i,
+		       (unsigned long long)t->live_bytes, i, t->live_objects);
+		printf("site.%u.alloc_bytes=%llu\nsite.%u.alloc_objects=%.2f\n", i,
+		       (unsigned long long)t->alloc_bytes, i, t->alloc_objects);
+		printf("site.%u.first_seen=%llu\nsite.%u.last_grew=%llu\nsite.%u.frames=", i,
+		       (unsigned long long)t->first_seen, i, (unsigned long long)t->last_grew, i);
+		for (k = 0; k < t->depth; k++)
+			printf("%s0x%llx", k ? "," : "", (unsigned long long)t->frames[k]);
+		printf("\n");
+	}
+}
+
 /* A private copy, read with pread (collectors/segment_file.c): a writer that
  * truncates the file meanwhile makes a short copy, never a SIGBUS. A copy torn
  * by a mallinfo snapshot being published is taken again. */
@@ -84,6 +112,9 @@ static int read_copy(const char *path, struct memtide_seg_snapshot *snap)
 		}
 		clock_gettime(CLOCK_BOOTTIME, &now);
 		err = memtide_segment_read(copy.buf, copy.len, (uint64_t)now.tv_sec, 100, snap);
+		if (err == 0)
+			err = memtide_sites_read(copy.buf, copy.len, sites, MEMTIDE_SEG_MAX_SITES,
+						 &sites_info);
 		segment_file_release(&copy);
 	}
 	if (err) {
@@ -109,8 +140,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	err = read_copy(argv[1], snap);
-	if (err == 0)
+	if (err == 0) {
 		print_snapshot(snap);
+		print_sites();
+	}
 	free(snap);
 	return err;
 }

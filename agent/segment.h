@@ -17,6 +17,7 @@
  *	[overflow_offset, +slot_size)         struct memtide_seg_slot (shared, atomic adds)
  *	[slot_offset, +slot_count*slot_size)  struct memtide_seg_slot (one writer each)
  *	[pool_offset, +pool_count*pool_size)  struct memtide_seg_pool
+ *	[site_offset, +site_count*site_size)  struct memtide_seg_site (version 3)
  *	total_size                            the size the writer made the file
  *
  * Version rules: a reader of version V accepts a segment whose compat_version <= V
@@ -43,7 +44,7 @@ extern "C" {
 
 /* "MEMTIDE\x01" read as a little-endian uint64_t. */
 #define MEMTIDE_SEG_MAGIC 0x01454449544d454dULL
-#define MEMTIDE_SEG_VERSION 2
+#define MEMTIDE_SEG_VERSION 3
 #define MEMTIDE_SEG_COMPAT_VERSION 1
 
 /*
@@ -164,7 +165,20 @@ struct memtide_seg_header {
 	uint32_t agent_state;
 	uint32_t off_reason;
 
-	uint8_t reserved[256 - 200];
+	/*
+	 * Version 3: sampled allocation sites (struct memtide_seg_site). All const
+	 * but sites_used and samples_dropped. Older writers leave them zero, and a
+	 * reader looks at them only when version >= 3.
+	 */
+	uint64_t site_offset;	  /* 8-byte aligned */
+	uint32_t site_count;	  /* sites in the file, <= MEMTIDE_SEG_MAX_SITES */
+	uint32_t site_size;	  /* bytes per site, >= sizeof(struct memtide_seg_site) */
+	uint32_t site_depth;	  /* frames[] entries per site, <= MEMTIDE_SEG_SITE_DEPTH */
+	uint32_t sites_used;	  /* sites claimed so far (high-water), <= site_count */
+	uint64_t sample_bytes;	  /* mean bytes between samples (MEMTIDE_SAMPLE_BYTES); 0 = off */
+	uint64_t samples_dropped; /* samples lost: site or block table full */
+
+	uint8_t reserved[256 - 240];
 };
 
 /* header.agent_state */
@@ -209,10 +223,49 @@ struct memtide_seg_slot {
 	uint64_t bytes_allocated;
 	uint64_t bytes_freed;
 	uint32_t owner; /* tid of the thread that owns the slot, 0 = free. Informational */
-	uint16_t tick;	/* writer-private: the owner's allocation tick (agent refresh);
-			   readers ignore it */
+	uint16_t tick;	/* unused since version 3 (was the refresh tick) */
 	uint16_t reserved1;
+	uint64_t countdown; /* writer-private: bytes to the next sample or refresh
+			       (agent sampler.h); readers ignore it */
+	uint64_t reserved[2];
+};
+
+/*
+ * Sampled allocation sites (version 3). The agent samples allocations by
+ * bytes: a per-thread countdown drawn from an exponential distribution with a
+ * mean of sample_bytes, so a block of n bytes is sampled with probability
+ * p = 1 - exp(-n / sample_bytes). Each sample is weighted by 1/p (objects) and
+ * n/p (bytes): the sums below are unbiased estimates of the process's true
+ * totals, for small and large blocks alike.
+ *
+ * A site is one call stack (frames[0] the innermost return address, the
+ * allocator's own frames included; readers skip them). Estimated counts are
+ * in units of 1/MEMTIDE_SEG_SITE_UNIT object. live_* go up at a sampled
+ * allocation and down at its free (modulo 2^64: read them as signed, clamp at
+ * 0); alloc_* only go up. Times are seconds on the segment's clock.
+ */
+#define MEMTIDE_SEG_MAX_SITES 1024
+#define MEMTIDE_SEG_SITE_DEPTH 32
+#define MEMTIDE_SEG_SITE_UNIT 256
+
+/* site.state */
+#define MEMTIDE_SEG_SITE_FREE 0u
+#define MEMTIDE_SEG_SITE_CLAIMED 1u /* being written: skip */
+#define MEMTIDE_SEG_SITE_READY 2u   /* hash, depth, frames, first_seen final (release) */
+
+struct memtide_seg_site {
+	uint64_t hash;		  /* const once READY: hash of frames[0, depth) */
+	uint32_t state;		  /* MEMTIDE_SEG_SITE_* */
+	uint32_t depth;		  /* const once READY: frames used, 1..site_depth */
+	uint64_t first_seen;	  /* const once READY */
+	uint64_t last_grew;	  /* last time live_bytes reached a new high */
+	uint64_t peak_live_bytes; /* that high */
+	uint64_t live_bytes;	  /* estimated bytes alive (signed, see above) */
+	uint64_t live_objects;	  /* estimated objects alive, in 1/UNIT */
+	uint64_t alloc_bytes;	  /* estimated bytes ever allocated */
+	uint64_t alloc_objects;	  /* estimated objects ever allocated, in 1/UNIT */
 	uint64_t reserved[3];
+	uint64_t frames[MEMTIDE_SEG_SITE_DEPTH]; /* const once READY: return addresses */
 };
 
 /* pool.state */
@@ -282,8 +335,11 @@ static inline int memtide_seg_age_counts(double age, double bound)
 #define MEMTIDE_SEG_SLOT_OFFSET (MEMTIDE_SEG_OVERFLOW_OFFSET + MEMTIDE_SEG_SLOT_SIZE)
 #define MEMTIDE_SEG_POOL_OFFSET                                                                    \
 	(MEMTIDE_SEG_SLOT_OFFSET + (uint64_t)MEMTIDE_SEG_SLOTS * MEMTIDE_SEG_SLOT_SIZE)
-#define MEMTIDE_SEG_TOTAL_SIZE                                                                     \
+#define MEMTIDE_SEG_SITE_SIZE ((uint32_t)sizeof(struct memtide_seg_site))
+#define MEMTIDE_SEG_SITE_OFFSET                                                                    \
 	(MEMTIDE_SEG_POOL_OFFSET + (uint64_t)MEMTIDE_SEG_MAX_POOLS * MEMTIDE_SEG_POOL_SIZE)
+#define MEMTIDE_SEG_TOTAL_SIZE                                                                     \
+	(MEMTIDE_SEG_SITE_OFFSET + (uint64_t)MEMTIDE_SEG_MAX_SITES * MEMTIDE_SEG_SITE_SIZE)
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct memtide_seg_header) == 256, "header is 256 bytes");
@@ -295,6 +351,9 @@ _Static_assert(offsetof(struct memtide_seg_header, slot_count) == 80, "slot_coun
 _Static_assert(offsetof(struct memtide_seg_header, pool_count) == 112, "pool_count at 112");
 _Static_assert(offsetof(struct memtide_seg_header, mallinfo_seq) == 144, "seq at 144");
 _Static_assert(offsetof(struct memtide_seg_header, mallinfo_interval) == 184, "interval at 184");
+_Static_assert(offsetof(struct memtide_seg_header, site_offset) == 200, "sites at 200");
+_Static_assert(offsetof(struct memtide_seg_header, samples_dropped) == 232, "dropped at 232");
+_Static_assert(sizeof(struct memtide_seg_site) % 8 == 0, "sites stay 8-byte aligned");
 _Static_assert(sizeof(struct memtide_seg_slot) == MEMTIDE_SEG_CACHELINE, "slot = cache line");
 _Static_assert(offsetof(struct memtide_seg_pool, state) == 64, "pool state at 64");
 _Static_assert(offsetof(struct memtide_seg_pool, minutes) == 128, "minute ring at 128");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "segment_read.h"
+#include "site_read.h"
 
 static const uint32_t age_bucket_seconds[MEMTIDE_SEG_AGE_BUCKETS] = MEMTIDE_SEG_AGE_BUCKET_SECONDS;
 
@@ -34,6 +35,7 @@ struct layout {
 	uint64_t pool_offset;
 	uint32_t minute_cells, hour_cells, minute_length;
 	uint32_t bytes_overhead;
+	uint64_t site_offset, site_len;
 };
 
 /* Is [off, off + size) inside [0, total) and aligned to align? */
@@ -124,7 +126,8 @@ static int check_layout(const unsigned char *b, size_t len, struct layout *l)
 		return MEMTIDE_SEG_ELAYOUT;
 	if (!range_ok(l->pool_offset, (uint64_t)l->pool_count * l->pool_size, l->total, 8))
 		return MEMTIDE_SEG_ELAYOUT;
-	return MEMTIDE_SEG_OK;
+	/* Version 3: the site table (site_read.c), in bounds too. */
+	return memtide_sites_extent(b, l->total, &l->site_offset, &l->site_len);
 }
 
 /* Sum the slots: every slot's frees before any slot's allocs, so that a block
@@ -366,7 +369,10 @@ enum memtide_seg_error memtide_segment_check_header(const void *hdr, size_t file
 	out->len[1] = (uint64_t)l.slots_used * l.slot_size;
 	out->off[2] = l.pool_offset;
 	out->len[2] = (uint64_t)l.pools_used * l.pool_size;
-	out->used = sizeof(struct memtide_seg_header) + out->len[0] + out->len[1] + out->len[2];
+	out->off[3] = l.site_offset;
+	out->len[3] = l.site_len;
+	out->used = sizeof(struct memtide_seg_header) + out->len[0] + out->len[1] + out->len[2] +
+		    out->len[3];
 	return MEMTIDE_SEG_OK;
 }
 

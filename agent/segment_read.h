@@ -108,7 +108,8 @@ enum memtide_seg_error memtide_segment_read(const void *buf, size_t len, uint64_
 /* The parts of a segment a reader needs besides its header, from a checked header. */
 struct memtide_seg_extents {
 	uint64_t total;		 /* total_size: <= the file's length */
-	uint64_t off[3], len[3]; /* overflow slot, used slots, used pools; inside total */
+	uint64_t off[4], len[4]; /* overflow slot, used slots, used pools, used sites
+				    (version 3); inside total */
 	uint64_t used;		 /* the header and the three ranges: what a copy costs */
 };
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent_internal.h"
+#include "sampler.h"
 
 /* The file we created, for unlinking at exit: path and the pid that owns it;
  * its inode, so that segment_chown() changes nothing else of that name. */
@@ -202,6 +203,7 @@ static void init_header(struct memtide_seg_header *h, pid_t pid)
 	h->age_minute_length = MEMTIDE_SEG_AGE_MINUTE_SECONDS;
 	h->mallinfo_interval = agent_cfg.mallinfo_interval;
 	h->bytes_overhead = interpose_bytes_overhead();
+	sites_init_header(h, agent_cfg.sample_bytes);
 	init_identity(h, pid);
 }
 

@@ -464,6 +464,12 @@
             ),
           },
           {
+            // The fastest-growing sampled allocation site of each group: one
+            // series per group, for the leak alerts to name the code.
+            record: 'memtide:group_site:fastest_growing',
+            expr: 'topk by (%s) (1, memtide_agent_site_growth_bytes_per_second{%s,site!="other"} > 0)' % [by, sel],
+          },
+          {
             // Resident floor grows steadily while the allocator's live bytes
             // stay flat. The value is the resident growth per hour.
             record: 'memtide:group_allocator_retention:growth_per_hour',
@@ -632,6 +638,10 @@
   },
 
   local floorNow = q('memtide:group_anonymous_bytes:floor{%s}', 'humanize1024'),
+  // The site whose live heap grows fastest (libmemtide's sampling), named in
+  // the leak alerts: the label of the recorded series, and its growth.
+  local fastestSite =
+    '{{ with printf `memtide:group_site:fastest_growing{%s}` $gsel | query }}{{ with first . }} Fastest-growing allocation site: {{ .Labels.site }} (+{{ .Value | humanize1024 }}B/s; profile: /debug/pprof/heap?group={{ $labels.group }}).{{ end }}{{ end }}',
   local limitNow = q('memtide_group_memory_limit_bytes{%s}', 'humanize1024'),
 
   prometheusAlerts+:: {
@@ -655,7 +665,7 @@
               limitNow,
               '{{ with printf `memtide:group_anonymous_bytes:floor_vs_yesterday{%s}` $gsel | query }}, {{ . | first | value | humanize1024 }}B above the same time yesterday{{ end }}',
               q('(memtide_group_memory_limit_bytes{%s} - memtide:group_anonymous_bytes:floor{%s}) / memtide:group_memory_leak:growth_per_hour{%s} * 3600', 'humanizeDuration'),
-            ],
+            ] + fastestSite,
             'memtidememoryleaksuspected',
           ) + { labels+: { reason: 'growth' } },
           alert(
@@ -708,7 +718,7 @@
               dur(c.heapSpan),
               q('memtide:group_malloc_live_bytes:floor{%s}', 'humanize1024'),
               q('memtide_malloc_live_objects{%s}', 'humanize'),
-            ],
+            ] + fastestSite,
             'memtideheapleaksuspected',
           ),
           alert(

@@ -40,6 +40,8 @@ def env_for(lib, mode):
         env["MEMTIDE_DIR"] = "/dev/shm"
     if mode == "preload-nothread":
         env["MEMTIDE_MALLINFO_INTERVAL"] = "0"
+    if mode == "preload-nosample":
+        env["MEMTIDE_SAMPLE_BYTES"] = "0"
     return env
 
 
@@ -65,11 +67,11 @@ def instructions(bench, lib, mode, iterations, threads):
     return int(m.group(1))
 
 
-def extra_per_pair(bench, lib, threads):
+def extra_per_pair(bench, lib, threads, mode="preload"):
     n1, n2 = CALLGRIND_ITERATIONS
     d = {}
     for n in (n1, n2):
-        d[n] = instructions(bench, lib, "preload", n, threads) - \
+        d[n] = instructions(bench, lib, mode, n, threads) - \
             instructions(bench, lib, "bare", n, threads)
     pairs = (n2 - n1) * threads
     bare_per_pair = (instructions(bench, lib, "bare", n2, threads) -
@@ -83,13 +85,15 @@ def run(build):
     lib = os.path.join(build, "libmemtide.so")
     out = []
     line = out.append
-    modes = ("bare", "preload", "preload-nothread")
+    modes = ("bare", "preload", "preload-nosample", "preload-nothread")
 
     rows = []
     for threads in (1, 2):
         w = wall(bench, lib, modes, threads)
         extra, bare_pp = extra_per_pair(bench, lib, threads)
-        rows.append((threads, w, extra, bare_pp))
+        extra_nosample, _ = extra_per_pair(bench, lib, threads, "preload-nosample")
+        rows.append((threads, w, {"preload": extra, "preload-nosample": extra_nosample},
+                     bare_pp))
 
     today = datetime.date.today().isoformat()
     line(HEADING + "\n")
@@ -105,14 +109,15 @@ def run(build):
     line("| threads | configuration | wall, median | overhead | wall, best | overhead | "
           "instructions per pair |")
     line("|---|---|---|---|---|---|---|")
-    names = {"bare": "bare glibc", "preload": "preloaded",
+    names = {"bare": "bare glibc", "preload": "preloaded (sampling, 512 KiB)",
+             "preload-nosample": "preloaded, sampling off",
              "preload-nothread": "preloaded, no mallinfo snapshots"}
     for threads, w, extra, bare_pp in rows:
         (bm, bb) = w["bare"]
         for m in modes:
             med, best = w[m]
             instr = f"{bare_pp:.1f}" if m == "bare" else \
-                (f"+{extra:.1f}" if m == "preload" else "")
+                (f"+{extra[m]:.1f}" if m in extra else "")
             over = "" if m == "bare" else f"{med / bm - 1:+.1%}"
             over_best = "" if m == "bare" else f"{best / bb - 1:+.1%}"
             line(f"| {threads} | {names[m]} | {med * 1000:.1f} ms | {over} | "
@@ -123,9 +128,13 @@ def run(build):
           "the snapshots (taken from the allocation path, at most every interval) or "
           "run-to-run noise. There is no agent thread. The extra instructions are the "
           "fast path of `malloc` and `free` (TLS slot load, a test of block and slot, "
-          "chunk-header read and mask, two unlocked adds each, the refresh tick in "
-          "`malloc`, and the call into glibc); the wall-time overhead follows their "
-          "share of glibc's own instructions per pair.\n")
+          "chunk-header read and mask, two unlocked adds each, the sampling countdown "
+          "in `malloc` (which also drives the refresh), the test for a page-aligned, "
+          "maybe sampled block in `free`, and the call into glibc); \"sampling off\" "
+          "(`MEMTIDE_SAMPLE_BYTES=0`) runs the same fast path without ever taking a "
+          "sample, so the difference between the two rows is the amortised cost of the "
+          "samples (stack unwinding, site and block tables). The wall-time overhead "
+          "follows their share of glibc's own instructions per pair.\n")
     return "\n".join(out)
 
 

@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-SECTIONS = ["process_bench", "agent_bench", "sessions_bench", "hostile_bench"]
+SECTIONS = ["process_bench", "agent_bench", "sites_bench", "sessions_bench", "hostile_bench"]
 
 
 def main():

@@ -38,6 +38,7 @@
 #include "exporter/log.h"
 #include "segment_file.h"
 #include "segment_name.h"
+#include "sites.h"
 #include "agent/segment_read.h"
 
 #define NAME "agent"
@@ -79,6 +80,10 @@ struct agent_state {
 	uint64_t bytes_read;  /* copied from segments, ever */
 	time_t cap_logged;    /* CLOCK_MONOTONIC seconds of the last cap log line */
 	struct agent_off off; /* processes whose agent is off, by group and reason */
+	/* Sampled allocation sites (sites.h): the last segment's, and by group. */
+	struct memtide_site_snapshot *site_buf; /* MEMTIDE_SEG_MAX_SITES */
+	struct memtide_sites_info site_info;
+	struct sites_state *sites;
 };
 
 static void agent_release(void *state)
@@ -93,6 +98,8 @@ static void agent_release(void *state)
 		closedir(s->sweep);
 	agent_stats_free(&s->stats);
 	agent_off_free(&s->off);
+	sites_free(s->sites);
+	free(s->site_buf);
 	free(s->live);
 	free(s->want);
 	free(s);
@@ -107,6 +114,12 @@ static int agent_segments_init(void **state, const struct config *cfg)
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
+	s->site_buf = calloc(MEMTIDE_SEG_MAX_SITES, sizeof(*s->site_buf));
+	s->sites = sites_new(0);
+	if (!s->site_buf || !s->sites) {
+		agent_release(s);
+		return -ENOMEM;
+	}
 	ident_items(cfg, &items[F_IDENT]);
 	err = procps_pids_new(&s->info, items, N_FIELDS);
 	if (err < 0) {
@@ -307,6 +320,9 @@ static int copy_segment(struct agent_state *s, int dirfd, const char *name, unsi
 			return err;
 		verdict = memtide_segment_read(copy.buf, copy.len, boottime_now(), SEQLOCK_RETRIES,
 					       &s->snap);
+		if (verdict == MEMTIDE_SEG_OK)
+			verdict = memtide_sites_read(copy.buf, copy.len, s->site_buf,
+						     MEMTIDE_SEG_MAX_SITES, &s->site_info);
 		segment_file_release(&copy);
 		if (verdict != MEMTIDE_SEG_EBUSY)
 			break;
@@ -383,6 +399,9 @@ static void read_batch(struct agent_state *s, int dirfd, unsigned *pids, int n)
 		}
 		if (agent_stats_add(&s->stats, group, pid, st->head[F_STARTED].result.ull_int,
 				    &s->snap) < 0)
+			collect_error(s->ctx, "memory");
+		if (sites_add(s->sites, group, pid, s->site_buf, s->site_info.count,
+			      boottime_now() + (uint64_t)s->snap.clock_offset) < 0)
 			collect_error(s->ctx, "memory");
 	}
 }
@@ -491,6 +510,7 @@ static int agent_collect(void *state, struct collect_ctx *ctx)
 	s->ctx = ctx;
 	agent_stats_begin(&s->stats);
 	agent_off_begin(&s->off);
+	sites_begin(s->sites);
 	err = scan(s, dirfd);
 	close(dirfd);
 	if (err == 0)
@@ -499,6 +519,8 @@ static int agent_collect(void *state, struct collect_ctx *ctx)
 		err = emit_bytes_read(s, ctx->out);
 	if (err == 0)
 		err = agent_off_write(&s->off, ctx->out);
+	if (err == 0)
+		err = sites_end(s->sites, ctx->out);
 	s->ctx = NULL;
 	return err;
 }

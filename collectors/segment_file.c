@@ -110,7 +110,7 @@ static int copy_used(int fd, struct segment_copy *c, const union header_buf *hb,
 
 	memcpy(c->buf, hb, sizeof(*hb));
 	c->copied = sizeof(*hb);
-	for (int i = 0; i < 3 && err == 0; i++)
+	for (size_t i = 0; i < sizeof(ext->off) / sizeof(ext->off[0]) && err == 0; i++)
 		err = copy_range(fd, c, ext->off[i], ext->len[i]);
 	return err;
 }

@@ -478,6 +478,41 @@ def overview():
 
 # --- memtide / Process group -----------------------------------------------
 
+def sites_table():
+    """The group's sampled allocation sites, fastest-growing first, and a link
+    to the heap profile the exporter serves for the group."""
+    columns = [
+        ("A", "Growth", f"memtide_agent_site_growth_bytes_per_second{{{GSEL}}}", "Bps"),
+        ("B", "Live", f"memtide_agent_site_live_bytes{{{GSEL}}}", "bytes"),
+        ("C", "Live objects", f"memtide_agent_site_live_objects{{{GSEL}}}", "short"),
+    ]
+    p = table(
+        "Growing allocation sites",
+        "Where the live heap was allocated, from libmemtide's sampled stacks (estimates): per "
+        "site, its growth (live bytes over its age while it keeps reaching new highs, 0 once it "
+        "stopped), live bytes and objects. The top 10 by live bytes and the top 10 by growth, "
+        "the rest summed as other. A site is the first frame that is not the allocator: "
+        "function (file:line), or function+offset in the object. The link opens the group's "
+        "heap profile (go tool pprof URL); see alerts/runbooks.md.",
+        "bytes",
+        [target(expr, "", ref, instant=True, table=True) for ref, _, expr, _ in columns],
+        [
+            {"id": "merge", "options": {}},
+            {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "Value #A", "desc": True}]}},
+            {"id": "organize", "options": {
+                "excludeByName": {"Time": True, "job": True, "group": True},
+                "indexByName": {"site": 0, "instance": 1,
+                                **{f"Value #{ref}": 2 + i for i, (ref, *_) in enumerate(columns)}},
+                "renameByName": {f"Value #{ref}": name for ref, name, *_ in columns},
+            }},
+        ],
+        [override_name(name, ("unit", unit)) for _, name, _, unit in columns],
+        sort_by="Growth")
+    p["links"] = [{"title": "Heap profile of the group (pprof)", "targetBlank": True,
+                   "url": "http://${instance}/debug/pprof/heap?group=${group}"}]
+    return p
+
+
 def process_group():
     g = Grid()
     legend = "{{instance}}"
@@ -577,6 +612,7 @@ def process_group():
             (f"memtide_malloc_live_objects{{{GSEL}}}", "live objects {{instance}}"),
             (f"memtide_agent_processes{{{GSEL}}}", "processes with libmemtide {{instance}}"),
         )), 8, 8)
+    g.add(sites_table(), 24, 9)
 
     g.add(row("Processes"))
     g.add(timeseries(

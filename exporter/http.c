@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "basic_auth.h"
+#include "http_pprof.h"
 #include "conn_guard.h"
 #include "dynbuf.h"
 #include "expo.h"
@@ -194,6 +195,27 @@ static enum MHD_Result serve_metrics_bounded(const struct listener *l, struct MH
 	return ret;
 }
 
+/* /debug/pprof/heap (http_pprof.c), behind the same authentication, TLS and
+ * bound on concurrent requests as the metrics. */
+static enum MHD_Result serve_heap_profile(const struct listener *l, struct MHD_Connection *c)
+{
+	struct http_server *srv = l->srv;
+	unsigned now = __atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL);
+	struct http_pprof_answer a = {0};
+	enum MHD_Result ret;
+
+	if (srv->opts.max_requests && now > srv->opts.max_requests) {
+		ret = respond_text(l, c, MHD_HTTP_SERVICE_UNAVAILABLE, "too many requests\n");
+	} else {
+		http_pprof_heap(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid"),
+				MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "group"), &a);
+		ret = a.body ? respond(l, c, a.status, a.type, a.body, a.len, a.must_free)
+			     : respond_text(l, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "no answer\n");
+	}
+	__atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_ACQ_REL);
+	return ret;
+}
+
 /* Appends HTML-escaped text. */
 static int html_escaped(struct dynbuf *page, const char *s)
 {
@@ -329,6 +351,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return serve_landing(l, c);
 	if (strcmp(url, "/-/healthy") == 0)
 		return respond_text(l, c, MHD_HTTP_OK, "OK\n");
+	if (strcmp(url, HTTP_PPROF_HEAP_PATH) == 0)
+		return serve_heap_profile(l, c);
 	return respond_text(l, c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 

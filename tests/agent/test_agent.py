@@ -238,7 +238,7 @@ def test_python3_runs_and_is_reported(segdir, pymalloc):
     assert pre.returncode == bare.returncode == 0
     assert pre.stdout == bare.stdout
     s = parse_kv(pre.stderr)
-    assert s["version"] == 2
+    assert s["version"] == 3
     assert s["live_objects"] > (50000 if pymalloc == "malloc" else 1000)
     assert s["live_bytes"] > 1 << 20
     assert s["allocs"] - s["frees"] == s["live_objects"]

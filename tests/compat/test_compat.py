@@ -88,6 +88,9 @@ def env_for(shm, preload, also=None):
         env["LD_PRELOAD"] = ":".join(libs)
     if preload:
         env["MEMTIDE_DIR"] = shm
+        # Sampling on, eight times as often as by default: stacks are taken
+        # in every program of the matrix, not just in the busiest.
+        env["MEMTIDE_SAMPLE_BYTES"] = "65536"
     return env
 
 

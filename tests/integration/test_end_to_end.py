@@ -8,6 +8,7 @@ receiver in bounded time), that the healthy twin raises nothing, that every
 dashboard panel has data, and that the picture is drawn.
 """
 import os
+import re
 import shutil
 import sys
 import time
@@ -78,6 +79,24 @@ def wait_for_pages(s):
         raise AssertionError(f"{e}; it got {got}") from None
 
 
+# The function of examples/leaky-webapp whose allocations the forgotten
+# sessions keep: session_new() allocates each session's state; the compiler
+# inlines it into store_login(), whose symbol then names it (the line is
+# session_new's, in store.c).
+LEAKING_SITE = re.compile(r"\b(session_new|store_login) \(store\.c:\d+\)")
+
+
+def memory_alert_site(s):
+    """The allocation site a memory alert of the leaky app names, once one does."""
+    for a in list(s.receiver.alerts):
+        if a["labels"].get("alertname") in MEMORY_ALERTS and a["labels"].get("group") == LEAKY:
+            m = re.search(r"Fastest-growing allocation site: (.*) \(\+",
+                          a["annotations"].get("description", ""))
+            if m:
+                return m.group(1)
+    return None
+
+
 def empty_panels(s):
     """Panel queries (variables filled for the leaky app, demo windows) without data."""
     values = {"job": stack.JOB, "instance": s.exporter_address, "group": LEAKY,
@@ -120,6 +139,13 @@ def test_leak_pages_healthy_stays_quiet_every_panel_has_data(demo_stack, tmp_pat
     session_at, memory_at = wait_for_pages(s)
     print(f"\n{SESSION_ALERT} after {session_at - s.t0:.0f}s, "
           f"memory alert after {memory_at - s.t0:.0f}s")
+
+    # (d) The memory alert names the code that leaks (Alertmanager sends the
+    # annotation as Prometheus renders it: through the recording rule of the
+    # fastest-growing sampled site).
+    site = wait_for(lambda: s.check_alive() or memory_alert_site(s), timeout=180, interval=2,
+                    what="a memory alert naming an allocation site")
+    assert LEAKING_SITE.search(site), site
 
     # (c) Every panel of every dashboard has data, the alert panels included
     # now that alerts fire. Nothing is exempt: the exporter's config gives the

@@ -65,7 +65,8 @@ def scrape_everything(tmp_path):
                    f"  dirs:\n    - pool: php\n      path: {sessions}\n      match: \"sess_*\"\n"
                    "      ttl: 24m\n"
                    f"  tcp:\n    pool: web\n    ports: [{port}]\n")
-    env = dict(os.environ, MEMTIDE_DIR=str(agent_dir))
+    # Sampling every byte: the site families always have samples to show labels.
+    env = dict(os.environ, MEMTIDE_DIR=str(agent_dir), MEMTIDE_SAMPLE_BYTES="1")
     prog = subprocess.Popen([os.path.join(PROGRAMS, "sessions")], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, env=env, text=True)
     try:

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "agent/segment_read.h"
+#include "agent/site_read.h"
 
 #define NOW 400000000u /* reader clock, seconds (12 years of uptime) */
 
@@ -242,8 +243,10 @@ static void test_offsets_past_the_end(void **state)
 	assert_int_equal(read_all(buf), MEMTIDE_SEG_ELAYOUT);
 	h->overflow_offset = MEMTIDE_SEG_OVERFLOW_OFFSET;
 
+	h->total_size = MEMTIDE_SEG_SITE_OFFSET;      /* a file without sites, pools last */
 	h->pool_offset = MEMTIDE_SEG_POOL_OFFSET + 8; /* last pool runs past the end */
 	assert_int_equal(read_all(buf), MEMTIDE_SEG_ELAYOUT);
+	h->total_size = MEMTIDE_SEG_TOTAL_SIZE;
 	h->pool_offset = UINT64_MAX & ~7ull;
 	assert_int_equal(read_all(buf), MEMTIDE_SEG_ELAYOUT);
 	h->pool_offset = MEMTIDE_SEG_POOL_OFFSET;
@@ -254,6 +257,85 @@ static void test_offsets_past_the_end(void **state)
 	assert_int_equal(read_prefix(buf, h->total_size, 3), MEMTIDE_SEG_OK);
 	h->pool_count = 2;
 	assert_int_equal(read_prefix(buf, h->total_size, 3), MEMTIDE_SEG_ELAYOUT);
+	free(buf);
+}
+
+static struct memtide_site_snapshot site_out[4];
+
+/* A version 3 segment with one ready site and one being written. */
+static void *make_sites(void)
+{
+	void *buf = make_segment();
+	struct memtide_seg_header *h = hdr(buf);
+	struct memtide_seg_site *t =
+	    (struct memtide_seg_site *)((char *)buf + MEMTIDE_SEG_SITE_OFFSET);
+
+	h->site_offset = MEMTIDE_SEG_SITE_OFFSET;
+	h->site_count = MEMTIDE_SEG_MAX_SITES;
+	h->site_size = MEMTIDE_SEG_SITE_SIZE;
+	h->site_depth = MEMTIDE_SEG_SITE_DEPTH;
+	h->sites_used = 2;
+	h->sample_bytes = 524288;
+	t[0].state = MEMTIDE_SEG_SITE_READY;
+	t[0].depth = 2;
+	t[0].frames[0] = 0x1000;
+	t[0].frames[1] = 0x2000;
+	t[0].live_bytes = 4096;
+	t[0].live_objects = 2 * MEMTIDE_SEG_SITE_UNIT;
+	t[0].alloc_bytes = 8192;
+	t[1].state = MEMTIDE_SEG_SITE_CLAIMED;
+	return buf;
+}
+
+static void test_sites(void **state)
+{
+	void *buf = make_sites();
+	struct memtide_seg_header *h = hdr(buf);
+	struct memtide_seg_site *t =
+	    (struct memtide_seg_site *)((char *)buf + MEMTIDE_SEG_SITE_OFFSET);
+	struct memtide_sites_info info;
+
+	assert_int_equal(memtide_sites_read(buf, MEMTIDE_SEG_TOTAL_SIZE, site_out, 4, &info), 0);
+	assert_int_equal(info.count, 1);
+	assert_int_equal(info.skipped, 1); /* the one being written */
+	assert_int_equal(site_out[0].depth, 2);
+	assert_int_equal(site_out[0].frames[1], 0x2000);
+	assert_int_equal(site_out[0].live_bytes, 4096);
+	assert_true(site_out[0].live_objects == 2.0);
+
+	/* Transiently negative (a free overtook its allocation): clamped. */
+	t[0].live_bytes = (uint64_t)-5;
+	assert_int_equal(memtide_sites_read(buf, MEMTIDE_SEG_TOTAL_SIZE, site_out, 4, &info), 0);
+	assert_int_equal(site_out[0].live_bytes, 0);
+
+	/* A depth beyond the table's is not read. */
+	t[0].depth = MEMTIDE_SEG_SITE_DEPTH + 1;
+	assert_int_equal(memtide_sites_read(buf, MEMTIDE_SEG_TOTAL_SIZE, site_out, 4, &info), 0);
+	assert_int_equal(info.count, 0);
+	t[0].depth = 2;
+
+	/* sites_used beyond site_count is clamped, not trusted. */
+	h->sites_used = UINT32_MAX;
+	assert_int_equal(memtide_sites_read(buf, MEMTIDE_SEG_TOTAL_SIZE, site_out, 4, &info), 0);
+	assert_true(info.count <= 4);
+	h->sites_used = 2;
+
+	/* Hostile geometry: rejected, never read out of bounds. */
+	h->site_offset = MEMTIDE_SEG_TOTAL_SIZE - 8;
+	assert_int_equal(memtide_sites_read(buf, MEMTIDE_SEG_TOTAL_SIZE, site_out, 4, &info),
+			 MEMTIDE_SEG_ELAYOUT);
+	h->site_offset = MEMTIDE_SEG_SITE_OFFSET;
+	h->site_size = 8;
+	assert_int_equal(memtide_sites_read(buf, MEMTIDE_SEG_TOTAL_SIZE, site_out, 4, &info),
+			 MEMTIDE_SEG_ELAYOUT);
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_ELAYOUT); /* check_header says so too */
+	h->site_size = MEMTIDE_SEG_SITE_SIZE;
+
+	/* A version 2 segment has no sites, whatever its reserved bytes say. */
+	h->version = 2;
+	assert_int_equal(memtide_sites_read(buf, MEMTIDE_SEG_TOTAL_SIZE, site_out, 4, &info), 0);
+	assert_int_equal(info.count, 0);
+	assert_int_equal(read_all(buf), MEMTIDE_SEG_OK);
 	free(buf);
 }
 
@@ -482,6 +564,7 @@ int main(void)
 	    cmocka_unit_test(test_absurd_counts),
 	    cmocka_unit_test(test_offsets_past_the_end),
 	    cmocka_unit_test(test_pool_names),
+	    cmocka_unit_test(test_sites),
 	    cmocka_unit_test(test_seqlock),
 	    cmocka_unit_test(test_alignment),
 	    cmocka_unit_test(test_ages),
