@@ -62,16 +62,17 @@ static void make_path(char *buf, pid_t pid, uint64_t start_time)
 	}
 }
 
-/* Field 22 of /proc/self/stat: the start time in clock ticks since boot. The
- * comm field may contain spaces and parentheses, so count from the last ')'. */
-static uint64_t read_start_time(void)
+/* Field 22 of a /proc/<pid>/stat file: the start time in clock ticks since
+ * boot, or 0. The comm field may contain spaces and parentheses, so count from
+ * the last ')'. No malloc: it runs from the constructor and from wait(). */
+static uint64_t start_time_at(const char *path)
 {
 	char buf[1024], *p;
 	uint64_t v = 0;
 	ssize_t n;
 	int fd, field;
 
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -89,6 +90,11 @@ static uint64_t read_start_time(void)
 	while (*p >= '0' && *p <= '9')
 		v = v * 10 + (uint64_t)(*p++ - '0');
 	return v;
+}
+
+static uint64_t read_start_time(void)
+{
+	return start_time_at("/proc/self/stat");
 }
 
 /*
@@ -439,32 +445,13 @@ int segment_chown(uid_t uid, gid_t gid)
 /* /proc/<pid>/stat's start time, or 0 when there is no such process. */
 static uint64_t start_time_of(pid_t pid)
 {
-	char path[48], buf[1024], *p;
-	uint64_t v = 0;
+	char path[48];
 	size_t len = 6;
-	ssize_t n;
-	int fd, field;
 
 	memcpy(path, "/proc/", 6);
 	append_u64(path, &len, (uint64_t)pid);
 	memcpy(path + len, "/stat", 6);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	for (field = 2; field < 22 && *p; p++)
-		if (*p == ' ')
-			field++;
-	while (*p >= '0' && *p <= '9')
-		v = v * 10 + (uint64_t)(*p++ - '0');
-	return v;
+	return start_time_at(path);
 }
 
 /*
