@@ -169,10 +169,11 @@ def test_states_match_ss(exporter_factory, servers, tmp_path, method):
     other = servers()  # a configured port with nothing but a listener
     e = exporter_factory(f"--config.file={config(tmp_path, (v4.port, other.port), method)}",
                          "--no-collector.process")
-    text = e.metrics()
+    # Compared at a moment ss agrees (see test_netlink_and_procfs_agree).
+    text = wait_for(lambda: (lambda t: t if exported_counts(t, v4.port) == ss_counts(v4.port)
+                             else None)(e.metrics()), timeout=30, interval=0.2, what="ss to agree")
     assert sample_value(text, "memtide_scrape_collector_success", collector="tcp") == 1
     got = exported_counts(text, v4.port)
-    assert got == ss_counts(v4.port)
     # Only the accepted (server) sides have the local port; listeners never count.
     assert (got["established"], got["close_wait"], got["time_wait"]) == (5, 3, 2)
     assert exported_counts(text, other.port) == dict.fromkeys(STATES, 0)
@@ -206,9 +207,16 @@ def test_netlink_and_procfs_agree(exporter_factory, servers, tmp_path):
         ports.append(v6.port)
     nl = exporter_factory(f"--config.file={config(tmp_path, ports, 'netlink')}", "--no-collector.process")
     pf = exporter_factory(f"--config.file={config(tmp_path, ports, 'procfs')}", "--no-collector.process")
-    nl_text, pf_text = nl.metrics(), pf.metrics()
-    for port in ports:
-        assert exported_counts(nl_text, port) == exported_counts(pf_text, port) == ss_counts(port)
+
+    def agree():
+        """Both methods and ss at one moment, or None. A program polling a
+        port it expects to be its own (another test's readiness check) may
+        briefly connect to this one: only a consistent moment is compared."""
+        nl_text, pf_text = nl.metrics(), pf.metrics()
+        return all(exported_counts(nl_text, port) == exported_counts(pf_text, port)
+                   == ss_counts(port) for port in ports)
+
+    wait_for(agree, timeout=30, interval=0.2, what="netlink, procfs and ss to agree")
 
 
 @pytest.mark.parametrize("extra_ports", [100, 4200])
