@@ -18,6 +18,7 @@
 #include "agent/segment_read.h"
 #include "agent/site_read.h"
 #include "collectors/segment_file.h"
+#include "collectors/procfs.h"
 #include "collectors/segment_name.h"
 #include "collectors/symbolize.h"
 #include "pprof_encode.h"
@@ -219,20 +220,12 @@ static void add_sample(struct profile *p, struct symbolizer *sym,
 /* /proc/PID/stat field 22, or 0. */
 static uint64_t start_time(unsigned pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long v = 0;
-	int fd, field;
-	ssize_t n;
+	int field;
 
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_read("/proc", (int)pid, "stat", buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* the command may hold anything but not after this */
 	for (field = 2; p && field < 22; field++)
 		p = strchr(p + 1, ' ');
