@@ -171,7 +171,10 @@ class Exporter:
             # Its own directory: the exporter must not report itself among the churn.
             self.self_dir = os.path.join(tmp, "exporter-agent")
             os.mkdir(self.self_dir)
-            env.update(LD_PRELOAD=paths["agent"], MEMTIDE_DIR=self.self_dir)
+            # No sampling in the exporter's own agent: its live heap is the
+            # exporter's, without the sampler's exchanged blocks.
+            env.update(LD_PRELOAD=paths["agent"], MEMTIDE_DIR=self.self_dir,
+                       MEMTIDE_SAMPLE_BYTES="0")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=env, start_new_session=True)
         self.pid = self.proc.pid
@@ -309,7 +312,11 @@ class Churn(threading.Thread):
         self.stop_event = threading.Event()
         self.paths = self._comm_links(child, tmp)
         self.plain_env = {"PATH": "/usr/bin:/bin"}
-        self.preload_env = dict(self.plain_env, LD_PRELOAD=agent_lib, MEMTIDE_DIR=agent_dir)
+        # Without sampling: the sites of short-lived processes would fill the
+        # exporter's bounded symbol cache (open ELF files, libdw's tables)
+        # after the warm-up, which is the cache reaching its bound, not a leak.
+        self.preload_env = dict(self.plain_env, LD_PRELOAD=agent_lib, MEMTIDE_DIR=agent_dir,
+                                MEMTIDE_SAMPLE_BYTES="0")
         self.live = {}          # pid -> monotonic time to SIGKILL it, or None
         self.sent_kill = set()  # pids SIGKILLed, not yet reaped
         self.started = self.preloaded = self.killed = self.exited = 0
