@@ -687,11 +687,15 @@ def socket_case(r, cid, name):
 SOCKET_PATTERNS = ["sockets-daily-load", "close-wait-leak", "fd-leak"]
 
 
-# The two seed sets. Thresholds are tuned on TUNING only; HELD_OUT was fixed
-# here before any tuning and is scored only to report (score.py --set).
+# The seed sets. Thresholds are tuned on "tuning" only. "held-out" was fixed
+# here before the first round of tuning and scored once after it; its results
+# were seen before the second round, so the second round reports on
+# "held-out-2", fixed here before that round's first change was scored and
+# scored only to report (score.py --set).
 SEED_SETS = {
     "tuning": {"base_seed": 1, "seeds": 3},
     "held-out": {"base_seed": 73421, "seeds": 3},
+    "held-out-2": {"base_seed": 90617, "seeds": 5},
 }
 
 
