@@ -20,6 +20,7 @@
 #include "agent/segment_read.h"
 #include "agent/site_read.h"
 #include "collectors/segment_file.h"
+#include "collectors/sites.h"
 #include "collectors/symbolize.h"
 #include "check.h"
 
@@ -204,8 +205,9 @@ static int add_site(struct check_reading *r, const char *label, double bytes)
 }
 
 /*
- * The name of a site: its first frame that is not the allocator's, as the
- * exporter names it (collectors/sites.c), with the object it is in.
+ * The name of a site, as the exporter names it (collectors/sites.c: its
+ * first frame that is not the allocator's), with the object it is in when
+ * the name is a source line.
  */
 static void site_name(struct symbolizer *sym, const struct memtide_site_snapshot *s, char *buf,
 		      size_t len)
@@ -213,14 +215,13 @@ static void site_name(struct symbolizer *sym, const struct memtide_site_snapshot
 	struct frame_info f;
 	size_t used;
 
-	snprintf(buf, len, "unknown");
+	sites_label(sym, s, buf, len);
 	for (uint32_t i = 0; i < s->depth; i++) {
 		symbolize(sym, s->frames[i], &f);
 		if (symbolize_is_allocator(&f) && i + 1 < s->depth)
 			continue;
-		symbolize_label(&f, s->frames[i], buf, len);
 		used = strlen(buf);
-		if (f.found_symbol && f.object[0] && !strstr(buf, " in ") && used < len)
+		if (f.found_symbol && f.file[0] && f.object[0] && used < len)
 			snprintf(buf + used, len - used, " in %s", f.object);
 		return;
 	}

@@ -43,6 +43,7 @@ struct check_runner {
 	char line[LINE_MAX_BYTES];
 	size_t line_len;
 	char off_reason[32]; /* why the agent is off, for the message */
+	char end_text[32];   /* how the server ended, for the message */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -174,6 +175,15 @@ static bool server_exited(struct check_runner *r)
 		r->server_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 	}
 	return r->server_gone;
+}
+
+/* "status 3" or "signal 9", for messages. */
+static const char *server_end(struct check_runner *r)
+{
+	snprintf(r->end_text, sizeof(r->end_text), "%s %d",
+		 r->server_status >= 128 ? "signal" : "status",
+		 r->server_status >= 128 ? r->server_status - 128 : r->server_status);
+	return r->end_text;
 }
 
 bool check_runner_server_alive(struct check_runner *r)
@@ -344,6 +354,13 @@ int check_runner_wait_ready(struct check_runner *r, struct check_probe *probe, d
 	for (;;) {
 		if (r->out_fd >= 0)
 			drain_server(r);
+		/* First: a server that exited is not ready, whatever its segment said. */
+		if (!check_runner_server_alive(r)) {
+			fprintf(stderr,
+				"memtide-check: the server exited before it was ready (%s)\n",
+				server_end(r));
+			return CHECK_ERROR;
+		}
 		why = not_ready(r, probe, &off);
 		if (!why)
 			return 0;
@@ -352,14 +369,6 @@ int check_runner_wait_ready(struct check_runner *r, struct check_probe *probe, d
 				"memtide-check: the agent is off in the server (%s): it counts "
 				"only glibc's malloc\n",
 				why);
-			return CHECK_ERROR;
-		}
-		if (!check_runner_server_alive(r)) {
-			fprintf(stderr,
-				"memtide-check: the server exited before it was ready (%s %d)\n",
-				r->server_status >= 128 ? "signal" : "status",
-				r->server_status >= 128 ? r->server_status - 128
-							: r->server_status);
 			return CHECK_ERROR;
 		}
 		if (check_now() >= end)
@@ -449,8 +458,8 @@ static int load_failed(struct check_runner *r, const char *label, int status)
 			"memtide-check: the load command did not finish in %g s (cycle %s)\n",
 			r->o->load_timeout, label);
 	else if (status == -ECHILD)
-		fprintf(stderr, "memtide-check: the server exited during the load (cycle %s)\n",
-			label);
+		fprintf(stderr, "memtide-check: the server exited during the load (%s; cycle %s)\n",
+			server_end(r), label);
 	else if (status == -EINTR)
 		fprintf(stderr, "memtide-check: interrupted\n");
 	else if (WIFSIGNALED(status))
