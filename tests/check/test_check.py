@@ -256,3 +256,16 @@ def test_attach_to_a_running_server(tmp_path):
     finally:
         app.terminate()
         app.wait(timeout=30)
+
+
+def test_man_page_lists_every_flag():
+    help_text = subprocess.run([CHECK, "--help"], capture_output=True, text=True,
+                               timeout=30).stdout
+    flags = set(re.findall(r"(?m)^\s+(--[a-z][\w-]*)", help_text))
+    assert "--load" in flags and "--max-session-growth" in flags, flags
+    with open(os.path.join(HERE, "..", "..", "man", "memtide-check.1"), encoding="utf-8") as f:
+        page = f.read().replace("\\-", "-")
+    missing = [fl for fl in sorted(flags) if fl not in page]
+    assert not missing, missing
+    for section in ("OPTIONS", "EXIT STATUS", "SIGNALS", "SEE ALSO"):
+        assert re.search(rf'(?m)^\.SH "?{section}', page), section
