@@ -269,3 +269,13 @@ def test_man_page_lists_every_flag():
     assert not missing, missing
     for section in ("OPTIONS", "EXIT STATUS", "SIGNALS", "SEE ALSO"):
         assert re.search(rf'(?m)^\.SH "?{section}', page), section
+
+
+def test_exporter_check_runs_memtide_check():
+    """`memtide_exporter check ...` is memtide-check, like `promtool check`."""
+    exporter = os.path.join(BUILD, "memtide_exporter")
+    r = subprocess.run([exporter, "check", "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "usage: memtide-check" in r.stdout, r.stderr
+    r = subprocess.run([exporter, "check", "--cycles=2", "--load=true", "--", "x"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "too few cycles" in r.stderr, r.stderr
