@@ -8,7 +8,7 @@ healthy twin; prints a markdown table: detections out of RUNS, the median
 slope it measured, the wall time of a run. Runs go PARALLEL at a time: they
 mostly wait for quiet points.
 
-    bench/check_measure.py --build build [--runs 20] [--parallel 4] [--kib 48,72,96,128]
+    bench/check_measure.py --build build [--runs 20] [--parallel 4] [--kib 0,48,66,72,96,128]
 """
 import argparse
 import concurrent.futures
@@ -56,7 +56,7 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--parallel", type=int, default=4)
-    ap.add_argument("--kib", default="0,48,72,96,128")
+    ap.add_argument("--kib", default="0,48,66,72,96,128")
     a = ap.parse_args()
     print(f"memtide-check at its defaults, {a.runs} runs per row, {a.parallel} at a time, "
           f"on {os.cpu_count()} CPUs\n")

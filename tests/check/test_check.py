@@ -281,3 +281,15 @@ def test_exporter_check_runs_memtide_check():
     r = subprocess.run([exporter, "check", "--cycles=2", "--load=true", "--", "x"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "too few cycles" in r.stderr, r.stderr
+
+
+def test_ready_port_on_a_fixed_port():
+    """--ready-port: the load starts once the server accepts on its port."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run_check(*FAST, f"--ready-port={port}",
+                  load=WEB_LOAD.replace("$MEMTIDE_CHECK_PORT", str(port)),
+                  server=(WEBAPP, f"--port={port}", "--session-ttl=0.5"))
+    assert r.returncode == 0, r.stdout + r.stderr
