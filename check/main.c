@@ -142,10 +142,8 @@ static int set_up(struct check *c)
 
 static int out_of_time(struct check *c)
 {
-	if (check_interrupted()) {
-		fprintf(stderr, "memtide-check: interrupted\n");
-		return CHECK_ERROR;
-	}
+	if (check_interrupted())
+		return CHECK_ERROR; /* said once, by main */
 	if (check_now() < c->deadline)
 		return 0;
 	fprintf(stderr, "memtide-check: the check did not finish in --timeout=%g s\n",
@@ -250,6 +248,9 @@ int main(int argc, char **argv)
 	rc = set_up(&c);
 	if (!rc)
 		rc = run_cycles(&c);
+	/* Wherever it came (a load, a quiet point, the start), said once. */
+	if (check_interrupted())
+		fprintf(stderr, "memtide-check: interrupted by a signal; stopping the server\n");
 	/* The server stops before the report: the plot's tmpdir stays until clean-up. */
 	if (c.run)
 		check_runner_stop(c.run);

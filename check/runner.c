@@ -453,6 +453,8 @@ static int wait_load(struct check_runner *r, pid_t pid)
 
 static int load_failed(struct check_runner *r, const char *label, int status)
 {
+	if (status == -EINTR)
+		return CHECK_ERROR; /* said once, by main */
 	if (status == -ETIMEDOUT)
 		fprintf(stderr,
 			"memtide-check: the load command did not finish in %g s (cycle %s)\n",
@@ -460,8 +462,6 @@ static int load_failed(struct check_runner *r, const char *label, int status)
 	else if (status == -ECHILD)
 		fprintf(stderr, "memtide-check: the server exited during the load (%s; cycle %s)\n",
 			server_end(r), label);
-	else if (status == -EINTR)
-		fprintf(stderr, "memtide-check: interrupted\n");
 	else if (WIFSIGNALED(status))
 		fprintf(stderr,
 			"memtide-check: the load command was killed by signal %d (cycle %s)\n",
