@@ -72,6 +72,7 @@ include alerts/alerts.mk
 include demo/demo.mk
 include agent/agent.mk
 include examples/leaky-webapp/webapp.mk
+include check/check.mk
 include tests/soak/soak.mk
 include tests/compat/compat.mk
 
@@ -194,6 +195,7 @@ test: deps-test
 	$(if $(AGENT_TEST_TARGETS),$(MAKE) $(AGENT_TEST_TARGETS))
 	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
 	$(if $(SOAK_TEST_TARGETS),$(MAKE) $(SOAK_TEST_TARGETS))
+	$(if $(CHECK_TEST_TARGETS),$(MAKE) $(CHECK_TEST_TARGETS))
 	$(MAKE) e2e-wait
 
 $(BUILD)/bench/reap_floor: bench/reap_floor.c | deps-build

@@ -91,6 +91,7 @@ static void usage(FILE *to)
 	fprintf(
 	    to,
 	    "Usage: memtide_exporter [flags]\n"
+	    "       memtide_exporter check [memtide-check flags] (see memtide-check --help)\n"
 	    "\n"
 	    "Publishes process-group memory, allocator statistics and live sessions for\n"
 	    "Prometheus on /metrics.\n"
@@ -406,6 +407,31 @@ static void serve(const struct flags *f, struct http_server **servers, const sig
 	}
 }
 
+/*
+ * `memtide_exporter check ...` is memtide-check, in the style of
+ * `promtool check`: the command installed beside this one, given the rest
+ * of the arguments. Returns only if it could not be run.
+ */
+static int exec_check(char **argv)
+{
+	char self[4096], path[4096 + 32], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0) {
+		fprintf(stderr, "memtide_exporter: check: /proc/self/exe: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/memtide-check", self);
+	argv[0] = path;
+	execv(path, argv);
+	fprintf(stderr, "memtide_exporter: check: cannot run %s: %s\n", path, strerror(errno));
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	struct flags f = {.telemetry_path = "/metrics",
@@ -423,6 +449,8 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return exec_check(argv + 1);
 	rc = parse_flags(argc, argv, &f);
 	if (rc != 0)
 		return rc > 0 ? 0 : EXIT_USAGE;

@@ -44,6 +44,7 @@ struct options {
 	unsigned concurrency, pages_min, pages_max, think_ms, timeout_ms;
 	double walk_away;
 	uint64_t seed;
+	uint64_t users; /* arrivals in all; 0: no limit */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char host[64];
@@ -115,6 +116,7 @@ static const char usage[] =
     "  --min-rate=R         daily: users per second at night (1)\n"
     "  --max-rate=R         daily: users per second at the peak, mid-period (10)\n"
     "  --duration=SECONDS   how long users keep arriving (60); 0: until SIGTERM/SIGINT\n"
+    "  --users=N            no user arrives after the Nth (0: no limit): a fixed load\n"
     "  --concurrency=N      users active at once at most (64)\n"
     "  --pages-min=N        pages per user, at least (2)\n"
     "  --pages-max=N        pages per user, at most (6)\n"
@@ -143,6 +145,7 @@ static const struct option longopts[] = {
     {"walk-away", required_argument, NULL, 'w'},
     {"timeout-ms", required_argument, NULL, 'o'},
     {"seed", required_argument, NULL, 's'},
+    {"users", required_argument, NULL, 'u'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -266,6 +269,8 @@ static int apply(struct options *o, int opt, const char *arg)
 		return parse_uint("timeout-ms", arg, 1, 3600000, &o->timeout_ms);
 	case 's':
 		return flag_u64("seed", arg, 0, UINT64_MAX, &o->seed);
+	case 'u':
+		return flag_u64("users", arg, 0, UINT64_MAX, &o->users);
 	default:
 		return -EINVAL;
 	}
@@ -608,11 +613,13 @@ static void run_arrivals(struct loadgen *lg)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (tick = 0; !stop_level; tick++) {
 		t = (double)tick * TICK_NS / 1e9;
-		if (lg->o.duration > 0 && t >= lg->o.duration)
+		if ((lg->o.duration > 0 && t >= lg->o.duration) ||
+		    (lg->o.users && number >= lg->o.users))
 			break;
 		credit += rate_at(&lg->o, t) * TICK_NS / 1e9;
 		/* The epsilon absorbs rounding: 10 users/s for 1 s are 10 users, not 9. */
-		for (; credit >= 1.0 - 1e-9; credit -= 1.0)
+		for (; credit >= 1.0 - 1e-9 && (!lg->o.users || number < lg->o.users);
+		     credit -= 1.0)
 			if (!queue_push(&lg->q, number++))
 				atomic_fetch_add(&lg->s.dropped, 1);
 		next.tv_nsec += TICK_NS;

@@ -299,7 +299,7 @@ def render(page):
     return r.stdout
 
 
-@pytest.mark.parametrize("page", ["memtide_exporter.1", "libmemtide.3"])
+@pytest.mark.parametrize("page", ["memtide_exporter.1", "libmemtide.3", "memtide-check.1"])
 def test_man_page_renders(page):
     if not shutil.which("man"):
         pytest.skip("man-db not installed")

@@ -25,6 +25,10 @@ def test_install_honours_prefix_and_destdir(tmp_path):
     assert len(list((share / "dashboards").glob("*.json"))) == 3
     assert (tmp_path / "opt/memtide/share/man/man1/memtide_exporter.1").exists()
     assert (tmp_path / "opt/memtide/share/man/man3/libmemtide.3").exists()
+    check = tmp_path / "opt/memtide/bin/memtide-check"
+    assert os.access(check, os.X_OK)
+    assert subprocess.run([check, "--help"], capture_output=True, timeout=30).returncode == 0
+    assert (tmp_path / "opt/memtide/share/man/man1/memtide-check.1").exists()
     unit = (tmp_path / "opt/memtide/lib/systemd/system/memtide-exporter.service").read_text()
     assert "ExecStart=/opt/memtide/bin/memtide_exporter" in unit
     assert (tmp_path / "opt/memtide/lib/sysusers.d/memtide.conf").exists()
