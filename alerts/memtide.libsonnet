@@ -231,6 +231,7 @@
   local Fs = 'memtide:group_anonymous_bytes:floor_short',
   local FsG = Fs + '_growth',
   local FGL = F + '_growth_long',
+  local FGM = F + '_growth_half_hour',
   local leakRange = c.leakSpan - seg,
   local coldRange = c.leakColdSpan - c.leakColdWindow,
 
@@ -286,6 +287,10 @@
           {
             record: FsG,
             expr: '%s - %s offset %s' % [Fs, Fs, dur(c.exhaustionFastWindow)],
+          },
+          {
+            record: FGM,
+            expr: '%s - %s offset %s' % [F, F, dur(c.exhaustionSteadyWindow)],
           },
           {
             // The seasonal difference of the floor: today's level minus the
@@ -423,6 +428,27 @@
               ) < %(fastHorizon)d
               or
               (
+                # the same on the hour floor, in half-hour windows: a leak under
+                # a sawtooth of 10 to 30 minutes, which breaks the short
+                # floor's every-window test
+                (
+                  %(limit)s
+                  - %(onG)s
+                  max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
+                )
+                / %(onG)s
+                # the slowest window's rate: under a sawtooth of up to half an
+                # hour the floor rises in steps, one per tooth, and this
+                # underestimates the rate by up to a step (paged later, never
+                # sooner than the trend allows)
+                (min_over_time(%(FGM)s[%(mr)s]) / %(mw)d)
+                and %(onG)s
+              %(steadyHour)s
+                and %(onG)s
+                present_over_time(%(limit)s[%(fw)ds] offset %(hist)s)
+              ) < %(fastHorizon)d
+              or
+              (
                 %(limit)s
                 - %(onG)s
                 max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
@@ -448,6 +474,10 @@
               margin: c.exhaustionNewHighMargin,
               fastHorizon: secs(c.exhaustionFastHorizon),
               hist: dur(c.exhaustionFastMinHistory),
+              FGM: FGM,
+              mr: dur(c.exhaustionSteadySpan - c.exhaustionSteadyWindow),
+              mw: secs(c.exhaustionSteadyWindow),
+              steadyHour: steady(FGM, c.exhaustionSteadySpan - c.exhaustionSteadyWindow, ofLimit(c.exhaustionFastMinRatioPerHour, c.exhaustionSteadyWindow)),
             },
           },
           {
@@ -685,9 +715,9 @@
             'memtide:group_memory_exhaustion:eta_seconds < %d' % secs(c.exhaustionHorizon),
             'critical',
             '{{ $labels.group }} on {{ $labels.instance }} will reach its memory limit in {{ $value | humanizeDuration }}.',
-            gsel + 'At the current growth of its memory floor (%s per hour over the last %s), group {{ $labels.group }} on {{ $labels.instance }} reaches its %s memory limit in {{ $value | humanizeDuration }}. Resident memory now: %s.' % [
-              q('memtide:group_anonymous_bytes:floor_short_growth{%s} / ' + std.toString(secs(c.exhaustionFastWindow) / 3600), 'humanize1024'),
-              dur(c.exhaustionFastWindow),
+            gsel + 'At the current growth of its memory floor (%s per hour on a steady trend), group {{ $labels.group }} on {{ $labels.instance }} reaches its %s memory limit in {{ $value | humanizeDuration }}. Resident memory now: %s.' % [
+              // The rate the prediction used, whichever trend it came from.
+              q('(memtide_group_memory_limit_bytes{%%s} - max_over_time(memtide_group_resident_bytes{%%s}[%s])) / memtide:group_memory_exhaustion:eta_seconds{%%s} * 3600' % dur(c.exhaustionHeadroomWindow), 'humanize1024'),
               limitNow,
               q('memtide_group_resident_bytes{%s}', 'humanize1024'),
             ],
