@@ -87,10 +87,6 @@
     exhaustionNewHighMargin: 0.01,
     // The group must have existed this long (a new group's warm-up is not a leak).
     exhaustionFastMinHistory: 10800,
-    // The same test on the hour floor (sawtooths up to an hour removed), in
-    // windows of `exhaustionSteadyWindow` over `exhaustionSteadySpan`.
-    exhaustionSteadyWindow: 1800,
-    exhaustionSteadySpan: 7200,
 
     // --- sessions ------------------------------------------------------------
     // Opening rate window for Little's law.

@@ -231,7 +231,6 @@
   local Fs = 'memtide:group_anonymous_bytes:floor_short',
   local FsG = Fs + '_growth',
   local FGL = F + '_growth_long',
-  local FGM = F + '_growth_half_hour',
   local leakRange = c.leakSpan - seg,
   local coldRange = c.leakColdSpan - c.leakColdWindow,
 
@@ -287,10 +286,6 @@
           {
             record: FsG,
             expr: '%s - %s offset %s' % [Fs, Fs, dur(c.exhaustionFastWindow)],
-          },
-          {
-            record: FGM,
-            expr: '%s - %s offset %s' % [F, F, dur(c.exhaustionSteadyWindow)],
           },
           {
             // The seasonal difference of the floor: today's level minus the
@@ -428,27 +423,6 @@
               ) < %(fastHorizon)d
               or
               (
-                # the same on the hour floor, in half-hour windows: a leak under
-                # a sawtooth of 10 to 30 minutes, which breaks the short
-                # floor's every-window test
-                (
-                  %(limit)s
-                  - %(onG)s
-                  max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
-                )
-                / %(onG)s
-                # the slowest window's rate: under a sawtooth of up to half an
-                # hour the floor rises in steps, one per tooth, and this
-                # underestimates the rate by up to a step (paged later, never
-                # sooner than the trend allows)
-                (min_over_time(%(FGM)s[%(mr)s]) / %(mw)d)
-                and %(onG)s
-              %(steadyHour)s
-                and %(onG)s
-                present_over_time(%(limit)s[%(fw)ds] offset %(hist)s)
-              ) < %(fastHorizon)d
-              or
-              (
                 %(limit)s
                 - %(onG)s
                 max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
@@ -474,10 +448,6 @@
               margin: c.exhaustionNewHighMargin,
               fastHorizon: secs(c.exhaustionFastHorizon),
               hist: dur(c.exhaustionFastMinHistory),
-              FGM: FGM,
-              mr: dur(c.exhaustionSteadySpan - c.exhaustionSteadyWindow),
-              mw: secs(c.exhaustionSteadyWindow),
-              steadyHour: steady(FGM, c.exhaustionSteadySpan - c.exhaustionSteadyWindow, ofLimit(c.exhaustionFastMinRatioPerHour, c.exhaustionSteadyWindow)),
             },
           },
           {
