@@ -105,6 +105,12 @@
     // counts).
     staleGrowthWindow: 3600,
     staleMinGrowthRatio: 0.01,
+    // Agent pools: stale sessions per opening rate must grow by this share of
+    // the window, in seconds of openings: a quarter of a percent of the
+    // sessions opened never closed, half the smallest leak (0.5%) the rules
+    // must catch. Load-independent, so it can sit that low; the share of live
+    // sessions above (pools without opening counts) follows load and cannot.
+    staleMinOpeningShare: 0.0025,
     staleMinGrowth: 5,
 
     // --- sockets and descriptors --------------------------------------------

@@ -546,7 +546,7 @@
               ratio: c.staleMinGrowthRatio,
               sel: sel,
               min: c.staleMinGrowth,
-              secs: c.staleMinGrowthRatio * c.staleGrowthWindow / c.timeScale,
+              secs: c.staleMinOpeningShare * c.staleGrowthWindow / c.timeScale,
             },
           },
           {
