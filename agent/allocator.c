@@ -83,7 +83,7 @@ static void *next_sym(const char *name, void *fallback)
 /* A non-PIE executable that takes malloc's address has a "canonical PLT"
  * entry: an undefined symbol with a value, which symbol lookup returns first.
  * Calls through it still go to whatever malloc is bound: ours. */
-static bool plt_stub(void *sym)
+static bool is_canonical_plt_entry(void *sym)
 {
 	const ElfW(Sym) *entry = NULL;
 	Dl_info info;
@@ -118,7 +118,7 @@ static uint32_t classify(void)
 
 	/* The program's malloc is not ours: the executable (or an earlier
 	 * preload) defines it, our functions are not what it calls. */
-	if (bound && bound != interpose_own_malloc() && !plt_stub(bound))
+	if (bound && bound != interpose_own_malloc() && !is_canonical_plt_entry(bound))
 		return reason_of(bound);
 	/* Our __libc_* calls reach glibc, and so would the program's calls. */
 	if (!is_glibc((void *)__libc_malloc))

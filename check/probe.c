@@ -215,16 +215,10 @@ static void site_name(struct symbolizer *sym, const struct memtide_site_snapshot
 	struct frame_info f;
 	size_t used;
 
-	sites_label(sym, s, buf, len);
-	for (uint32_t i = 0; i < s->depth; i++) {
-		symbolize(sym, s->frames[i], &f);
-		if (symbolize_is_allocator(&f) && i + 1 < s->depth)
-			continue;
-		used = strlen(buf);
-		if (f.found_symbol && f.file[0] && f.object[0] && used < len)
-			snprintf(buf + used, len - used, " in %s", f.object);
-		return;
-	}
+	sites_label(sym, s, buf, len, &f);
+	used = strlen(buf);
+	if (f.found_symbol && f.file[0] && f.object[0] && used < len)
+		snprintf(buf + used, len - used, " in %s", f.object);
 }
 
 /* Names the sites through the live process's maps, while it runs. */
@@ -235,8 +229,8 @@ static int add_sites(struct check_probe *p, struct check_reading *r, pid_t pid)
 	char label[CHECK_SITE_LABEL];
 	int err = 0;
 
-	/* A process whose maps cannot be read still has addresses. */
-	symbolizer_open(&sym, (unsigned)pid, &opens_left);
+	/* A process whose maps cannot be read still has addresses: named by them. */
+	(void)symbolizer_open(&sym, (unsigned)pid, &opens_left);
 	for (uint32_t i = 0; i < p->sites_info.count && !err; i++) {
 		site_name(&sym, &p->sites[i], label, sizeof(label));
 		err = add_site(r, label, (double)p->sites[i].live_bytes);

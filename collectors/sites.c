@@ -133,7 +133,7 @@ static void add_caller(struct symbolizer *sym, const struct memtide_site_snapsho
 }
 
 void sites_label(struct symbolizer *sym, const struct memtide_site_snapshot *s, char *buf,
-		 size_t len)
+		 size_t len, struct frame_info *named)
 {
 	struct frame_info f;
 
@@ -143,10 +143,14 @@ void sites_label(struct symbolizer *sym, const struct memtide_site_snapshot *s, 
 			symbolize_label(&f, s->frames[i], buf, len);
 			if (!f.found_symbol)
 				add_caller(sym, s, i, buf, len);
+			if (named)
+				*named = f;
 			return;
 		}
 	}
 	snprintf(buf, len, "unknown");
+	if (named)
+		*named = (struct frame_info){0};
 }
 
 static double growth_of(const struct memtide_site_snapshot *s, uint64_t now)
@@ -189,7 +193,7 @@ int sites_add(struct sites_state *st, const char *group, unsigned pid,
 	for (uint32_t i = 0; i < n; i++) {
 		struct site_sum *s;
 
-		sites_label(&sym, &sites[i], label, sizeof(label));
+		sites_label(&sym, &sites[i], label, sizeof(label), NULL);
 		s = sum_for(st, group, label);
 		if (!s) {
 			err = -ENOMEM;

@@ -43,10 +43,13 @@ int sites_add(struct sites_state *st, const char *group, unsigned pid,
 	      const struct memtide_site_snapshot *sites, uint32_t n, uint64_t now);
 int sites_end(struct sites_state *st, struct expo *out);
 
-/* The name of a site of process pid: its first frame not the allocator's. */
+/* The name of a site of process pid: its first frame not the allocator's.
+ * named (may be NULL) receives what is known of that frame; found_map and
+ * found_symbol are false when the stack is empty. */
 struct symbolizer;
+struct frame_info;
 void sites_label(struct symbolizer *sym, const struct memtide_site_snapshot *s, char *buf,
-		 size_t len);
+		 size_t len, struct frame_info *named);
 
 /* Pids of group at the last scrape (at most max); the count. Thread-safe. */
 size_t sites_group_pids(const char *group, unsigned *pids, size_t max);
