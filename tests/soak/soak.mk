@@ -9,7 +9,7 @@
 #   soak-short  3,000 scrapes under the same churn (about 30 s), for `make
 #               test`; too short for the allocator's retention to settle, so
 #               the exporter's live heap (libmemtide in the exporter) is judged
-#               instead of its RSS
+#               instead of its RSS; first, the judgement's own tests
 #
 # SOAK_ARGS adds flags to both (tests/soak/soak.py --help).
 
@@ -30,5 +30,6 @@ soak: $(SOAK_DEPS)
 	$(SOAK_RUN) --scrapes 100000 --report $(BUILD)/soak-report.md $(SOAK_ARGS)
 
 soak-short: $(SOAK_DEPS)
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/soak/test_judgement.py
 	$(SOAK_RUN) --scrapes 3000 --leak-check live-heap --report $(BUILD)/soak-short-report.md \
 		$(SOAK_ARGS)
