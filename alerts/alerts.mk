@@ -30,3 +30,4 @@ alerts-score: alerts-deps
 	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out --write-doc docs/leak-detection.md
 	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out-2 --write-doc docs/leak-detection.md
 	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out-3 --write-doc docs/leak-detection.md
+	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out-4 --write-doc docs/leak-detection.md

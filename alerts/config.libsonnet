@@ -43,6 +43,14 @@
     // A leak older than a day: today's floor above yesterday's by this share
     // of the limit all through the span (0.5%/h for a day is 12%).
     leakMinAboveYesterdayRatio: 0.04,
+    // A rise no daily cycle makes: the floor stands more than this share of
+    // the limit above its lowest of the last day (a cycle of up to ±25% of
+    // the limit swings 50% at most), counting only readings taken while the
+    // group's oldest process was `leakRiseMinAge` old (past its warm-up), and
+    // it still grew over the last `leakRiseWindow` (a staircase's step apart).
+    leakRiseRatio: 0.55,
+    leakRiseWindow: 14400,
+    leakRiseMinAge: 21600,
     // Allocator present and its live bytes grew less than this fraction of the
     // anonymous memory growth: retention, not a leak.
     retentionHeapShare: 0.25,
@@ -74,18 +82,26 @@
     // limit is below `exhaustionHorizon` at the rate of a suspected leak, or
     // below `exhaustionFastHorizon` on the short trend: the floor over
     // `exhaustionFastWindow` rose by at least exhaustionFastMinRatioPerHour
-    // in every such window of the last `exhaustionFastSpan`, to more than
-    // `exhaustionNewHighMargin` of the limit above its highest in the
-    // `exhaustionNewHighWindow` before.
+    // over every `exhaustionFastGrowthWindow` inside the last
+    // `exhaustionFastSpan`, to more than `exhaustionNewHighMargin` of the
+    // limit above its highest in the `exhaustionNewHighWindow` before.
+    // Growth over 20 minutes, not ten: a GC sawtooth sampled once a minute
+    // aliases into a slow one whose short floor wanders by a few per cent of
+    // the limit, enough to make some ten-minute window of a 10%/h leak
+    // shrink. Three disjoint
+    // windows in the span: a step or a batch job's ramp (up to 20 minutes)
+    // grows one or two of them, never all three.
     exhaustionHorizon: 14400,
     exhaustionHeadroomWindow: 3600,
     exhaustionFastWindow: 600,
-    exhaustionFastSpan: 2400,
+    exhaustionFastGrowthWindow: 1200,
+    exhaustionFastSpan: 3600,
     exhaustionFastMinRatioPerHour: 0.03,
     exhaustionFastHorizon: 14400,
     exhaustionNewHighWindow: 7200,
     exhaustionNewHighMargin: 0.01,
-    // The group must have existed this long (a new group's warm-up is not a leak).
+    // The group must have existed this long, or its oldest process be this
+    // old (a new group's or a new process's warm-up is not a leak).
     exhaustionFastMinHistory: 10800,
 
     // --- sessions ------------------------------------------------------------

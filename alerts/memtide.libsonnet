@@ -231,6 +231,7 @@
   local Fs = 'memtide:group_anonymous_bytes:floor_short',
   local FsG = Fs + '_growth',
   local FGL = F + '_growth_long',
+  local Fw = F + '_warm',
   local leakRange = c.leakSpan - seg,
   local coldRange = c.leakColdSpan - c.leakColdWindow,
 
@@ -285,7 +286,13 @@
           },
           {
             record: FsG,
-            expr: '%s - %s offset %s' % [Fs, Fs, dur(c.exhaustionFastWindow)],
+            expr: '%s - %s offset %s' % [Fs, Fs, dur(c.exhaustionFastGrowthWindow)],
+          },
+          {
+            // The floor, only while the group's oldest process is past its
+            // warm-up: the base a rise is measured from.
+            record: Fw,
+            expr: '%s\nand %s\n%s' % [F, onG, oldEnough(c.leakRiseMinAge)],
           },
           {
             // The seasonal difference of the floor: today's level minus the
@@ -373,6 +380,40 @@
             },
           },
           {
+            // Present while the floor stands higher above its lowest of the
+            // last day, the group's oldest process past its warm-up, than a
+            // daily cycle of up to ±25%% of the limit swings, and still grows;
+            // the value is its growth per hour over the rise window. With
+            // any history: a fast leak in a young history, a staircase, is
+            // told from a cycle long before the cold-start span has passed.
+            record: 'memtide:group_memory_rise:growth_per_hour',
+            expr: |||
+              (%(F)s - %(F)s offset %(rw)s) / %(rwh)g
+              and %(onG)s
+              (%(F)s - %(onG)s min_over_time(%(Fw)s[%(day)s]) >= %(onG)s %(rise)g * %(limit)s)
+              and %(onG)s
+              (%(F)s - %(F)s offset %(rw)s >= %(onG)s %(riseGrowth)s)
+              unless %(onG)s
+              (
+                # allocator present and its live bytes flat: retention, not a leak
+                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(rw)s)
+                < %(onG)s
+                %(share)g * (%(F)s - %(F)s offset %(rw)s)
+              )
+            ||| % {
+              F: F,
+              Fw: Fw,
+              onG: onG,
+              limit: limit,
+              day: dur(day),
+              rw: dur(c.leakRiseWindow),
+              rwh: secs(c.leakRiseWindow) / 3600,
+              rise: c.leakRiseRatio,
+              riseGrowth: ofLimit(c.leakMinGrowthRatioPerHour, c.leakRiseWindow),
+              share: c.retentionHeapShare,
+            },
+          },
+          {
             // One member of a group of several leaks: the largest member's
             // floor grows against its own level (a share of the group's limit
             // would hide one of 32 workers). The value is its growth per hour.
@@ -398,9 +439,10 @@
           },
           {
             // Seconds until the last hour's resident peak reaches the limit:
-            // on the short trend (the short floor rose in every window of the
-            // 30 minutes, balanced, to a level above anything of the hours
-            // before, so not a sawtooth) while that is under the fast horizon;
+            // on the short trend (the short floor rose over every 20 minutes
+            // of the last hour, balanced, to a level above anything of the
+            // hours before, so not a sawtooth) while that is under the fast
+            // horizon;
             // else at the rate of a suspected leak or member leak.
             record: 'memtide:group_memory_exhaustion:eta_seconds',
             expr: |||
@@ -417,9 +459,14 @@
                 and %(onG)s
                 (%(Fs)s > %(onG)s max_over_time(%(Fs)s[%(nh)s] offset %(fsp)s) + %(onG)s %(margin)g * %(limit)s)
                 and %(onG)s
-                # not a new group's warm-up: the group existed hours ago (a
-                # restarted process re-warms to its old level, not above it)
-                present_over_time(%(limit)s[%(fw)ds] offset %(hist)s)
+                # not a warm-up: the group existed hours ago (a restarted
+                # process re-warms to its old level, not above it), or its
+                # oldest process is hours old (history that began late)
+                (
+                  present_over_time(%(limit)s[%(fw)ds] offset %(hist)s)
+                  or %(onG)s
+                  (time() - memtide_group_oldest_start_time_seconds{%(sel)s} >= %(histS)d)
+                )
               ) < %(fastHorizon)d
               or
               (
@@ -431,6 +478,8 @@
               (
                 (memtide:group_memory_leak:growth_per_hour > 0)
                 or
+                (memtide:group_memory_rise:growth_per_hour > 0)
+                or
                 (memtide:group_member_leak:growth_per_hour > 0)
               ) * 3600
             ||| % {
@@ -440,14 +489,15 @@
               head: dur(c.exhaustionHeadroomWindow),
               FsG: FsG,
               Fs: Fs,
-              fr: dur(c.exhaustionFastSpan - c.exhaustionFastWindow),
-              fw: secs(c.exhaustionFastWindow),
-              fastSteady: steady(FsG, c.exhaustionFastSpan - c.exhaustionFastWindow, ofLimit(c.exhaustionFastMinRatioPerHour, c.exhaustionFastWindow)),
+              fr: dur(c.exhaustionFastSpan - c.exhaustionFastGrowthWindow),
+              fw: secs(c.exhaustionFastGrowthWindow),
+              fastSteady: steady(FsG, c.exhaustionFastSpan - c.exhaustionFastGrowthWindow, ofLimit(c.exhaustionFastMinRatioPerHour, c.exhaustionFastGrowthWindow)),
               nh: dur(c.exhaustionNewHighWindow),
               fsp: dur(c.exhaustionFastSpan),
               margin: c.exhaustionNewHighMargin,
               fastHorizon: secs(c.exhaustionFastHorizon),
               hist: dur(c.exhaustionFastMinHistory),
+              histS: secs(c.exhaustionFastMinHistory),
             },
           },
           {
@@ -668,6 +718,23 @@
             ] + fastestSite,
             'memtidememoryleaksuspected',
           ) + { labels+: { reason: 'growth' } },
+          alert(
+            'MemtideMemoryLeakSuspected',
+            'memtide:group_memory_rise:growth_per_hour',
+            'warning',
+            'Memory of {{ $labels.group }} on {{ $labels.instance }} rose further in a day than a daily cycle swings, and is still rising.',
+            gsel + 'The anonymous-memory floor (minimum over %s) of group {{ $labels.group }} on {{ $labels.instance }} stands %s above its lowest of the last %s, taken while its oldest process was past its warm-up: more than %d%% of its %s limit, further than a daily cycle swings. It grew by {{ $value | humanize1024 }}B per hour over the last %s and is now %s; at this rate the limit is reached in %s.' % [
+              dur(c.floorWindow),
+              q('memtide:group_anonymous_bytes:floor{%%s} - min_over_time(%s{%%s}[%s])' % [Fw, dur(day)], 'humanize1024'),
+              dur(day),
+              c.leakRiseRatio * 100,
+              limitNow,
+              dur(c.leakRiseWindow),
+              floorNow,
+              q('(memtide_group_memory_limit_bytes{%s} - memtide:group_anonymous_bytes:floor{%s}) / memtide:group_memory_rise:growth_per_hour{%s} * 3600', 'humanizeDuration'),
+            ] + fastestSite,
+            'memtidememoryleaksuspected',
+          ) + { labels+: { reason: 'rise' } },
           alert(
             'MemtideMemoryLeakSuspected',
             'memtide:group_oom_loop:restarts',
