@@ -180,6 +180,32 @@
       )
     ||| % { G: G, r: dur(span), match: match, thr: thr, bal: bal, n: samples(span) },
 
+  // steady() for a noisy series: every window's growth is balanced against
+  // the mean window's growth over the span (S's rise over `span`, in
+  // windows of `seg`), not against the largest, which the noise of the
+  // seasonal difference (two floors, each with its sawtooth's wander)
+  // inflates. A cache that stops or a step still fails: the windows after
+  // them grow by nothing, under the threshold.
+  local steadyMean(G, S, span, thr) =
+    |||
+      (
+        min_over_time(%(G)s[%(r)s]) >= %(onG)s %(thr)s
+        and %(onG)s
+        min_over_time(%(G)s[%(r)s]) >= %(bal)g * (%(S)s - %(S)s offset %(span)s)
+        and %(onG)s
+        count_over_time(%(G)s[%(r)s]) >= %(n)d
+      )
+    ||| % {
+      G: G,
+      S: S,
+      r: dur(span - seg),
+      span: dur(span),
+      onG: onG,
+      thr: thr,
+      bal: c.leakSegmentBalance * seg / span,
+      n: samples(span - seg),
+    },
+
   // A share of the limit per hour, as growth per window of `window` seconds.
   local ofLimit(ratioPerHour, window=seg) = '(%g * %s)' % [ratioPerHour * window / 3600, limit],
 
@@ -366,7 +392,7 @@
               rc: dur(coldRange),
               segh: secs(seg) / 3600,
               onG: onG,
-              seasonal: steady(DG, leakRange, ofLimit(c.leakMinGrowthRatioPerHour)),
+              seasonal: steadyMean(DG, D, c.leakSpan, ofLimit(c.leakMinGrowthRatioPerHour)),
               raw: steady(FG, leakRange, ofLimit(c.leakMinGrowthRatioPerHour)),
               cold: steady(FGL, coldRange, ofLimit(c.leakMinGrowthRatioPerHour, c.leakColdWindow)),
               FGL: FGL,
