@@ -88,9 +88,8 @@
     // Growth over 20 minutes, not ten: a GC sawtooth sampled once a minute
     // aliases into a slow one whose short floor wanders by a few per cent of
     // the limit, enough to make some ten-minute window of a 10%/h leak
-    // shrink. Three disjoint
-    // windows in the span: a step or a batch job's ramp (up to 20 minutes)
-    // grows one or two of them, never all three.
+    // shrink. Three disjoint windows in the span: a step or a batch job's
+    // ramp (up to 20 minutes) grows one or two of them, never all three.
     exhaustionHorizon: 14400,
     exhaustionHeadroomWindow: 3600,
     exhaustionFastWindow: 600,

@@ -408,7 +408,7 @@
           {
             // Present while the floor stands higher above its lowest of the
             // last day, the group's oldest process past its warm-up, than a
-            // daily cycle of up to ±25%% of the limit swings, and still grows;
+            // daily cycle of up to ±25% of the limit swings, and still grows;
             // the value is its growth per hour over the rise window. With
             // any history: a fast leak in a young history, a staircase, is
             // told from a cycle long before the cold-start span has passed.
@@ -468,8 +468,8 @@
             // on the short trend (the short floor rose over every 20 minutes
             // of the last hour, balanced, to a level above anything of the
             // hours before, so not a sawtooth) while that is under the fast
-            // horizon;
-            // else at the rate of a suspected leak or member leak.
+            // horizon; else at the rate of a suspected leak, rise or member
+            // leak.
             record: 'memtide:group_memory_exhaustion:eta_seconds',
             expr: |||
               (
