@@ -949,7 +949,8 @@ def parse_args(argv):
     p.add_argument("--requests-per-connection", type=int, default=500,
                    help="scrapes on one keep-alive connection before a new one (default 500)")
     p.add_argument("--checkpoints", type=int, default=4,
-                   help="readings at rest after the warm-up, the last at the end (default 4)")
+                   help="readings at rest after the warm-up, the last at the end; at "
+                        "least 3 (default 4)")
     p.add_argument("--scrape-timeout", type=float, default=10.0,
                    help="seconds, announced to the exporter; a slower scrape fails")
     p.add_argument("--churn-per-second", type=float, default=200.0)
@@ -986,6 +987,9 @@ def parse_args(argv):
                         "KiB; implies --exporter-agent)")
     p.add_argument("--report", help="write the figures here: markdown, or JSON for *.json")
     args = p.parse_args(argv)
+    if args.checkpoints < 3:
+        p.error("--checkpoints must be at least 3: growth that goes on is judged "
+                "by the median step between readings, which one step must not decide")
     if args.deadline is None:
         args.deadline = 300 + args.churn_wait + 0.1 * args.scrapes
     args.exporter_agent = args.exporter_agent or args.leak_check == "live-heap"
