@@ -360,6 +360,22 @@ def p_bounded_cache(r):
     return p, None, None
 
 
+def p_quiet_sunday(r):
+    """Weekly seasonality: an old process flat at its cycle's trough for a
+    quiet day, then a working day's cycle from that trough (24-30 h in), so
+    "the same time yesterday" is the quiet day. Not drawn before the fifth
+    round: the rules of every round warn on it (docs/leak-detection.md,
+    "Known limits")."""
+    a = daily_amp(r) if r.random() < 0.5 else 0.25
+    p = Proc(r, base_ratio=r.uniform(a + 0.05, max(a + 0.06, 0.72 - a)))
+    peak = r.uniform(12, 18)
+    monday = (peak + 12) * HOUR  # the cycle's trough: the level is continuous
+    d = daily(r, a * p.limit, peak_hour=peak)
+    p.addv([d[i] if ts(i) >= monday else -a * p.limit for i in range(N)])
+    gc(r, p)
+    return p, None, None
+
+
 # --- memory patterns that must fire -----------------------------------------
 
 # Leak onsets, in hours since the start of the corpus: anywhere from a day
@@ -532,6 +548,7 @@ MEMORY_PATTERNS = [
     ("scrape-gaps-outage", p_scrape_gaps, False, "memory"),
     ("allocator-retention", p_allocator_retention, False, "memory"),
     ("bounded-cache", p_bounded_cache, False, "memory"),
+    ("quiet-sunday", p_quiet_sunday, False, "memory"),
     ("linear-leak", p_linear_leak, True, "memory"),
     ("slow-leak", p_slow_leak, True, "memory"),
     ("fast-leak", p_fast_leak, True, "memory"),
