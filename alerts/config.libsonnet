@@ -40,6 +40,10 @@
     leakMinGrowthRatioPerHour: 0.0025,
     // Balance: every window must grow at least this fraction of the largest.
     leakSegmentBalance: 0.3,
+    // The seasonal difference compares today's floor with the highest at the
+    // same time of day on this many earlier days: a week, so that a Monday
+    // after a quiet weekend is compared with Friday.
+    seasonDays: 7,
     // A leak older than a day: today's floor above yesterday's by this share
     // of the limit all through the span (0.5%/h for a day is 12%).
     leakMinAboveYesterdayRatio: 0.04,

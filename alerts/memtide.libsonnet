@@ -21,7 +21,6 @@
   local secs(seconds) = std.max(1, std.floor(seconds / c.timeScale + 0.5)),
   local off(seconds) = if seconds == 0 then '' else ' offset ' + dur(seconds),
   // The smallest of instant vectors with the same labels.
-  local minOf(xs) = std.foldl(function(a, b) '((%s <= %s) or %s)' % [a, b, b], xs[1:], xs[0]),
 
   local sel = c.selector,
   local by = std.join(', ', c.groupLabels),
@@ -322,10 +321,21 @@
           },
           {
             // The seasonal difference of the floor: today's level minus the
-            // level at the same time yesterday. A daily cycle cancels; a leak
-            // of any age stands above yesterday.
+            // highest level at the same time of day on the last `seasonDays`
+            // days there is history for. A daily cycle cancels; a leak of any
+            // age stands above every earlier day; the first working day after
+            // a quiet one (a weekend) stands above yesterday but not above
+            // the last working day, once the history reaches back to it.
             record: D,
-            expr: '%s - %s offset %s' % [F, F, dur(day)],
+            expr: '%s\n- %s\nmax by (%s) (\n%s\n)\n' % [
+              F,
+              onG,
+              by,
+              std.join('\nor\n', [
+                '  label_replace(%s offset %s, "days_ago", "%d", "", "")' % [F, dur(k * day), k]
+                for k in std.range(1, c.seasonDays)
+              ]),
+            ],
           },
           {
             record: DG,
@@ -739,7 +749,7 @@
               dur(c.leakColdSpan),
               floorNow,
               limitNow,
-              '{{ with printf `memtide:group_anonymous_bytes:floor_vs_yesterday{%s}` $gsel | query }}, {{ . | first | value | humanize1024 }}B above the same time yesterday{{ end }}',
+              '{{ with printf `memtide:group_anonymous_bytes:floor_vs_yesterday{%s}` $gsel | query }}, {{ . | first | value | humanize1024 }}B above its highest at this time of day on the last ' + c.seasonDays + ' days{{ end }}',
               q('(memtide_group_memory_limit_bytes{%s} - memtide:group_anonymous_bytes:floor{%s}) / memtide:group_memory_leak:growth_per_hour{%s} * 3600', 'humanizeDuration'),
             ] + fastestSite,
             'memtidememoryleaksuspected',
