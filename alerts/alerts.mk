@@ -5,8 +5,8 @@
 #                          amtool check-config, rules load into a real
 #                          Prometheus, held-out scoreboard smoke (5 cases;
 #                          ALERTS_SMOKE=0 skips)
-#   make alerts-score      the scoreboards (tuning and the three held-out seed sets), written
-#                          into docs/leak-detection.md
+#   make alerts-score      the scoreboards of every seed set (tuning and the
+#                          held-out sets), written into docs/leak-detection.md
 
 ALERTS_TEST_TARGETS := alerts-test
 ALERTS_PYTHON ?= /usr/bin/python3
@@ -25,9 +25,10 @@ alerts-generate: alerts-deps
 alerts-test: alerts-deps
 	@ALERTS_SMOKE=$(ALERTS_SMOKE) PYTHON=$(ALERTS_PYTHON) alerts/run-tests.sh
 
+# Every seed set in corpus.SEED_SETS, each into its own section.
 alerts-score: alerts-deps
-	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set tuning --write-doc docs/leak-detection.md
-	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out --write-doc docs/leak-detection.md
-	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out-2 --write-doc docs/leak-detection.md
-	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out-3 --write-doc docs/leak-detection.md
-	nice $(ALERTS_PYTHON) alerts/corpus/score.py --set held-out-4 --write-doc docs/leak-detection.md
+	@set -e; for set in $$(cd alerts/corpus && $(ALERTS_PYTHON) -c \
+		'import corpus; print(" ".join(corpus.SEED_SETS))'); do \
+		echo "== alerts-score: $$set"; \
+		nice $(ALERTS_PYTHON) alerts/corpus/score.py --set $$set --write-doc docs/leak-detection.md; \
+	done

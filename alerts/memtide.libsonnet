@@ -208,6 +208,13 @@
   // A share of the limit per hour, as growth per window of `window` seconds.
   local ofLimit(ratioPerHour, window=seg) = '(%g * %s)' % [ratioPerHour * window / 3600, limit],
 
+  // Allocator retention: live heap bytes (libmemtide) grew over `win` by less
+  // than retentionHeapShare of floor F's growth; absent without an allocator.
+  local retained(F, win) =
+    '(memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %s)\n< %s\n%g * (%s - %s offset %s)' % [
+      dur(win), onG, c.retentionHeapShare, F, F, dur(win),
+    ],
+
   // Growth judged against a series' own level (live heap bytes, the largest
   // member): floor F, its per-window growth F_growth, spans in seconds.
   // With a day of history the floor must also stand above yesterday's by half
@@ -379,18 +386,14 @@
               %(oldCold)s
               )
               )
+              # allocator present and its live bytes flat: retention, not a leak
               unless %(onG)s
               (
-                # allocator present and its live bytes flat: retention, not a leak
-                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(win)s)
-                < %(onG)s
-                %(share)g * (%(F)s - %(F)s offset %(win)s)
+              %(retainedSpan)s
               )
               unless %(onG)s
               (
-                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(rcw)s)
-                < %(onG)s
-                %(share)g * (%(F)s - %(F)s offset %(rcw)s)
+              %(retainedCold)s
               )
             ||| % {
               DG: DG,
@@ -407,12 +410,11 @@
               cold: steady(FGL, coldRange, ofLimit(c.leakMinGrowthRatioPerHour, c.leakColdWindow)),
               FGL: FGL,
               segLh: secs(c.leakColdWindow) / 3600,
-              rcw: dur(c.leakColdSpan),
+              retainedSpan: retained(F, c.leakSpan),
+              retainedCold: retained(F, c.leakColdSpan),
               above: c.leakMinAboveYesterdayRatio,
               oldDay: oldEnough(day + c.leakSpan + c.floorWindow),
               oldCold: oldEnough(c.leakColdSpan + c.floorWindow),
-              win: dur(c.leakSpan),
-              share: c.retentionHeapShare,
             },
           },
           {
@@ -429,12 +431,10 @@
               (%(F)s - %(onG)s min_over_time(%(Fw)s[%(day)s]) >= %(onG)s %(rise)g * %(limit)s)
               and %(onG)s
               (%(F)s - %(F)s offset %(rw)s >= %(onG)s %(riseGrowth)s)
+              # allocator present and its live bytes flat: retention, not a leak
               unless %(onG)s
               (
-                # allocator present and its live bytes flat: retention, not a leak
-                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(rw)s)
-                < %(onG)s
-                %(share)g * (%(F)s - %(F)s offset %(rw)s)
+              %(retained)s
               )
             ||| % {
               F: F,
@@ -446,7 +446,7 @@
               rwh: secs(c.leakRiseWindow) / 3600,
               rise: c.leakRiseRatio,
               riseGrowth: ofLimit(c.leakMinGrowthRatioPerHour, c.leakRiseWindow),
-              share: c.retentionHeapShare,
+              retained: retained(F, c.leakRiseWindow),
             },
           },
           {
@@ -569,17 +569,14 @@
               %(old)s
               and %(onG)s
               (
-                (memtide:group_malloc_live_bytes:floor - memtide:group_malloc_live_bytes:floor offset %(win)s)
-                < %(onG)s
-                %(share)g * (memtide:group_resident_bytes:floor - memtide:group_resident_bytes:floor offset %(win)s)
+              %(retained)s
               )
             ||| % {
               perHour: perHour('memtide:group_resident_bytes:floor'),
               onG: onG,
               growth: sustainedGrowth('memtide:group_resident_bytes:floor', 'memtide:group_resident_bytes:floor_growth', memThr),
               old: oldEnough(c.leakMinAge),
-              win: dur(trendWindow),
-              share: c.retentionHeapShare,
+              retained: retained('memtide:group_resident_bytes:floor', trendWindow),
             },
           },
           {

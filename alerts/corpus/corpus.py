@@ -363,9 +363,9 @@ def p_bounded_cache(r):
 def p_quiet_sunday(r):
     """Weekly seasonality: an old process flat at its cycle's trough for a
     quiet day, then a working day's cycle from that trough (24-30 h in), so
-    "the same time yesterday" is the quiet day. Not drawn before the fifth
-    round: the rules of every round warn on it (docs/leak-detection.md,
-    "Known limits")."""
+    "the same time yesterday" is the quiet day, and 48 hours hold no working
+    day before it. Not drawn before the fifth round; the rules warn on it
+    (docs/leak-detection.md, "Known limits")."""
     a = daily_amp(r) if r.random() < 0.5 else 0.25
     p = Proc(r, base_ratio=r.uniform(a + 0.05, max(a + 0.06, 0.72 - a)))
     peak = r.uniform(12, 18)
