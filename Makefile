@@ -77,7 +77,7 @@ include tests/soak/soak.mk
 include tests/compat/compat.mk
 
 .PHONY: all build deps-build deps-test deps-bench run test unit integration sanitize \
-	fuzz format format-check e2e bench install clean
+	fuzz format format-check e2e unit-build test-build bench install clean
 
 all: build
 
@@ -130,15 +130,18 @@ e2e: build $(AGENT_PROG_BINS)
 # Suites that spend their time waiting run in the background beside the
 # others, and `make test` collects their verdicts at the end: the end-to-end
 # test waits minutes for the rules' windows, memtide-check for quiet points
-# (a fifth of its time on the CPU). Everything they need is built first, so
+# (a fifth of its time on the CPU). The alert checks are CPU-bound but the
+# foreground suites leave a core mostly idle: they run there too, niced, so
+# that the foreground keeps its pace. Everything they need is built first, so
 # that no two makes build the same file. Each suite is bounded by its own
 # deadlines; the wait gives up after half an hour.
-BACKGROUND_TESTS := e2e $(CHECK_TEST_TARGETS)
+BACKGROUND_TESTS := e2e $(CHECK_TEST_TARGETS) $(ALERTS_TEST_TARGETS)
+BACKGROUND_NICE_alerts-test := nice -n 10
 
 bg-start-%:
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/bg-$*.status
-	@( $(MAKE) --no-print-directory $* > $(BUILD)/bg-$*.log 2>&1; echo $$? > $(BUILD)/bg-$*.status ) \
-		< /dev/null > /dev/null 2>&1 &
+	@( $(BACKGROUND_NICE_$*) $(MAKE) --no-print-directory $* > $(BUILD)/bg-$*.log 2>&1; \
+		echo $$? > $(BUILD)/bg-$*.status ) < /dev/null > /dev/null 2>&1 &
 
 bg-wait-%:
 	@for i in $$(seq 1800); do [ -f $(BUILD)/bg-$*.status ] && break; sleep 1; done; \
@@ -195,20 +198,22 @@ format-check: deps-test
 sanitize: deps-test
 	$(MAKE) BUILD=build-asan SAN=1 unit integration
 
-# Compiled two at a time (a make of its own, so that the jobs do not reach
-# the test runs); the suites then run one after another, but those in
-# BACKGROUND_TESTS.
+# What the suites run, compiled ahead two at a time by `make test` (a make of
+# its own, so that the jobs do not reach the test runs).
+unit-build: build $(AGENT_PROG_BINS) $(UNIT_BINS)
+test-build: unit-build $(TEST_BUILD_TARGETS)
+
+# The suites run one after another, but those in BACKGROUND_TESTS.
 test: deps-test
 	$(MAKE) format-check
-	$(MAKE) -j2 build $(AGENT_PROG_BINS) $(UNIT_BINS) $(TEST_BUILD_TARGETS)
+	$(MAKE) -j2 test-build
 	$(foreach t,$(BACKGROUND_TESTS),$(MAKE) bg-start-$(t);)
 	$(MAKE) unit integration INTEGRATION_ARGS="--ignore=$(E2E_TEST)"
-	$(MAKE) -j2 BUILD=build-asan SAN=1 build $(AGENT_PROG_BINS) $(UNIT_BINS)
+	$(MAKE) -j2 BUILD=build-asan SAN=1 unit-build
 	$(MAKE) sanitize
 	$(MAKE) -j2 $(FUZZ_BINS)
 	$(MAKE) fuzz
 	$(if $(AGENT_TEST_TARGETS),$(MAKE) $(AGENT_TEST_TARGETS))
-	$(if $(ALERTS_TEST_TARGETS),$(MAKE) $(ALERTS_TEST_TARGETS))
 	$(if $(SOAK_TEST_TARGETS),$(MAKE) $(SOAK_TEST_TARGETS))
 	$(foreach t,$(BACKGROUND_TESTS),$(MAKE) bg-wait-$(t);)
 

@@ -15,7 +15,7 @@ CHECK_SRCS := $(wildcard check/*.c)
 CHECK_OBJS := $(CHECK_SRCS:%.c=$(BUILD)/%.o)
 CHECK_UNIT := $(BUILD)/tests/unit/test_check_verdict
 CHECK_TEST_TARGETS := check-test
-# Built before `make test` starts check-test in the background.
+# Built by `make test` before it starts check-test in the background.
 TEST_BUILD_TARGETS += $(CHECK) $(AGENT_LIB) $(WEBAPP) $(WEBAPP_LOADGEN)
 
 .PHONY: check-tool check-test check-measure check-install
