@@ -35,6 +35,11 @@
     // ... in windows of this many seconds: a staircase with steps up to 4 h
     // apart grows in every one.
     leakColdWindow: 14400,
+    // Any history of a day: every window of the last `leakStairSpan`
+    // seconds, in windows of `leakStairWindow`: a staircase with steps up to
+    // 6 h apart grows in every one, and a daily cycle falls in some.
+    leakStairSpan: 86400,
+    leakStairWindow: 21600,
     // Each window must grow by at least this share of the memory limit per
     // hour (0.25%: a leak of 0.5%/h passes with room for noise).
     leakMinGrowthRatioPerHour: 0.0025,
@@ -110,27 +115,39 @@
     // --- sessions ------------------------------------------------------------
     // Opening rate window for Little's law.
     sessionRateWindow: 3600,
-    // Mean lifetime must exceed this multiple of the TTL and keep rising.
-    sessionLifetimeTTLFactor: 2,
+    // Mean lifetime must exceed this multiple of the TTL and keep rising. Six:
+    // users who stay active for hours keep a pool's mean lifetime above two
+    // TTLs, and it rises for hours whenever the load falls.
+    sessionLifetimeTTLFactor: 6,
     sessionLifetimeRiseWindow: 10800,
-    // Sessions older than this multiple of the TTL are stale; the smallest
-    // exported age bucket at or above it is used.
-    staleTTLFactor: 2,
     sessionAgeBuckets: [60, 300, 900, 3600, 14400, 86400],
-    // Stale sessions must grow by at least `staleMinGrowth` within
-    // `staleGrowthWindow`, and by at least this share of the sessions opened
-    // meanwhile (agent pools: stale count over the opening rate grows by
-    // ratio x window seconds) or of the live sessions (pools without opening
-    // counts).
+    // Two ages of stale sessions, each the smallest exported age bucket at or
+    // above a multiple of the TTL. Stale (2 TTLs): a healthy pool holds many
+    // (a user active for half an hour past a 30-minute TTL), and their number
+    // follows the load with a lag, so only a fast rise counts. Abandoned (8
+    // TTLs, 4 hours for 30 minutes): few healthy sessions live that long, and
+    // a leak's sessions all get there, so a slower rise counts, later.
+    staleTTLFactor: 2,
+    abandonedTTLFactor: 8,
+    // Either count must grow by at least `...MinGrowth` sessions within
+    // `staleGrowthWindow`, and by `...NoiseZ` times the square root of its
+    // count an hour ago (sessions arrive at random: a pool of a few hundred
+    // swings by tens); and by at least this share of the sessions opened
+    // meanwhile (agent pools: the count over the opening rate grows by share x
+    // window seconds) or of the live sessions (pools without opening counts).
     staleGrowthWindow: 3600,
     staleMinGrowthRatio: 0.01,
-    // Agent pools: stale sessions per opening rate must grow by this share of
-    // the window, in seconds of openings: a quarter of a percent of the
-    // sessions opened never closed, half the smallest leak (0.5%) the rules
-    // must catch. Load-independent, so it can sit that low; the share of live
-    // sessions above (pools without opening counts) follows load and cannot.
+    // Agent pools: the count per opening rate must grow by this share of the
+    // window, in seconds of openings: a quarter of a percent of the sessions
+    // opened never closed, half the smallest leak (0.5%) the rules must catch;
+    // and, for stale sessions, by this share of its own level (the lag behind
+    // the load moves it by tens of per cent in a few hours).
     staleMinOpeningShare: 0.0025,
-    staleMinGrowth: 5,
+    staleMinOpeningRise: 0.2,
+    staleMinGrowth: 20,
+    staleNoiseZ: 6,
+    abandonedMinGrowth: 10,
+    abandonedNoiseZ: 3,
 
     // --- sockets and descriptors --------------------------------------------
     closeWaitFloorWindow: 900,

@@ -133,9 +133,9 @@
   // `per`: divide each pool's count by its opening rate back when those
   // sessions were opened (rate over the window before the bucket's age), so
   // the result is in seconds of openings and does not move with load.
-  local staleSessions(per) =
+  local staleSessions(per, factor=c.staleTTLFactor) =
     local b = c.sessionAgeBuckets;
-    local ttl = '%g * memtide_sessions_ttl_seconds{%s}' % [c.staleTTLFactor, sel];
+    local ttl = '%g * memtide_sessions_ttl_seconds{%s}' % [factor, sel];
     std.join('\nor\n', [
       local lower = if i == 0 then '' else ' and (%s > %d)' % [ttl, b[i - 1]];
       local count = 'memtide_sessions_live_by_age{%s, older_than_seconds="%d"}' % [sel, b[i]];
@@ -149,6 +149,54 @@
       ]
       for i in std.range(0, std.length(b) - 1)
     ]),
+
+  // Sessions of one age (recorded R:count and R:opening_seconds) that keep
+  // accumulating: the count grew within the window by `min` sessions and by
+  // `z` times the square root of its count (random arrivals), and still grew
+  // in the window's second half; and beyond what the load explains (with
+  // opening counts: the count per opening rate grew by the smallest leak's
+  // share of the window and by `rise` times its level; without: by a share
+  // of the live sessions). The value is the count's growth.
+  local sessionsAccumulating(R, min, z, rise) =
+    |||
+      (
+        (%(R)s:count - %(R)s:count offset %(win)s)
+        >= clamp_min(%(z)g * sqrt(%(R)s:count offset %(win)s), %(min)g)
+      )
+      and
+      (%(R)s:count - %(R)s:count offset %(half)s) > 0
+      and
+      (
+        # with opening counts (agent): growth beyond what load explains
+        (
+          (%(R)s:opening_seconds - %(R)s:opening_seconds offset %(win)s)
+          >= %(openingMin)s
+          and
+          (%(R)s:opening_seconds - %(R)s:opening_seconds offset %(half)s) > 0
+        )
+        or
+        # without (session files, sockets): growth against live sessions
+        (
+          (%(R)s:count - %(R)s:count offset %(win)s)
+          >= %(onP)s group_left()
+          clamp_min(%(ratio)g * memtide_sessions_live{%(sel)s}, %(min)g)
+          unless %(onP)s
+          memtide_sessions_opened_total{%(sel)s}
+        )
+      )
+    ||| % {
+      R: R,
+      win: dur(c.staleGrowthWindow),
+      half: dur(c.staleGrowthWindow / 2),
+      onP: onP,
+      ratio: c.staleMinGrowthRatio,
+      sel: sel,
+      min: min,
+      z: z,
+      local secs = c.staleMinOpeningShare * c.staleGrowthWindow / c.timeScale,
+      openingMin: if rise == 0 then '%g' % secs
+      else 'clamp_min(%g * %s:opening_seconds offset %s, %g)' % [rise, R, dur(c.staleGrowthWindow), secs],
+    },
 
   local floorRule(metric, record) = {
     record: record,
@@ -263,9 +311,11 @@
   local Fs = 'memtide:group_anonymous_bytes:floor_short',
   local FsG = Fs + '_growth',
   local FGL = F + '_growth_long',
+  local FGS = F + '_growth_stairs',
   local Fw = F + '_warm',
   local leakRange = c.leakSpan - seg,
   local coldRange = c.leakColdSpan - c.leakColdWindow,
+  local stairRange = c.leakStairSpan - c.leakStairWindow,
 
   prometheusRules+:: {
     groups+: [
@@ -306,6 +356,14 @@
             record: 'memtide:sessions_stale:opening_seconds',
             expr: staleSessions(true),
           },
+          {
+            record: 'memtide:sessions_abandoned:count',
+            expr: staleSessions(false, c.abandonedTTLFactor),
+          },
+          {
+            record: 'memtide:sessions_abandoned:opening_seconds',
+            expr: staleSessions(true, c.abandonedTTLFactor),
+          },
 
           growthRule('memtide:group_anonymous_bytes:floor'),
           growthRule('memtide:group_resident_bytes:floor'),
@@ -315,6 +373,10 @@
           {
             record: FGL,
             expr: '%s - %s offset %s' % [F, F, dur(c.leakColdWindow)],
+          },
+          {
+            record: FGS,
+            expr: '%s - %s offset %s' % [F, F, dur(c.leakStairWindow)],
           },
           {
             record: FsG,
@@ -385,6 +447,17 @@
                 and %(onG)s
               %(oldCold)s
               )
+              or
+              (
+                # (d) a day of history: the floor rose in every 6-hour window
+                # of the day (a staircase whose steps are up to 6 hours apart;
+                # a daily cycle falls in some)
+                min_over_time(%(FGS)s[%(rs)s]) / %(segSh)g
+                and %(onG)s
+              %(stairs)s
+                and %(onG)s
+              %(oldStairs)s
+              )
               )
               # allocator present and its live bytes flat: retention, not a leak
               unless %(onG)s
@@ -394,6 +467,10 @@
               unless %(onG)s
               (
               %(retainedCold)s
+              )
+              unless %(onG)s
+              (
+              %(retainedStairs)s
               )
             ||| % {
               DG: DG,
@@ -412,6 +489,12 @@
               segLh: secs(c.leakColdWindow) / 3600,
               retainedSpan: retained(F, c.leakSpan),
               retainedCold: retained(F, c.leakColdSpan),
+              FGS: FGS,
+              rs: dur(stairRange),
+              segSh: secs(c.leakStairWindow) / 3600,
+              stairs: steady(FGS, stairRange, ofLimit(c.leakMinGrowthRatioPerHour, c.leakStairWindow)),
+              oldStairs: oldEnough(c.leakStairSpan + c.floorWindow),
+              retainedStairs: retained(F, c.leakStairSpan),
               above: c.leakMinAboveYesterdayRatio,
               oldDay: oldEnough(day + c.leakSpan + c.floorWindow),
               oldCold: oldEnough(c.leakColdSpan + c.floorWindow),
@@ -597,40 +680,15 @@
             },
           },
           {
-            // Stale sessions (older than staleTTLFactor x TTL) that keep
-            // accumulating. The value is their growth over the window.
+            // Stale or abandoned sessions that keep accumulating (one series
+            // per pool: stale first). The value is their growth over the
+            // window; older_than_seconds says which age.
             record: 'memtide:sessions_stale:growth',
-            expr: |||
-              (memtide:sessions_stale:count - memtide:sessions_stale:count offset %(win)s) >= %(min)g
-              and
-              (memtide:sessions_stale:count - memtide:sessions_stale:count offset %(half)s) > 0
-              and
-              (
-                # with opening counts (agent): growth beyond what load explains
-                (
-                  (memtide:sessions_stale:opening_seconds - memtide:sessions_stale:opening_seconds offset %(win)s) >= %(secs)g
-                  and
-                  (memtide:sessions_stale:opening_seconds - memtide:sessions_stale:opening_seconds offset %(half)s) > 0
-                )
-                or
-                # without (session files, sockets): growth against live sessions
-                (
-                  (memtide:sessions_stale:count - memtide:sessions_stale:count offset %(win)s)
-                  >= %(onP)s group_left()
-                  clamp_min(%(ratio)g * memtide_sessions_live{%(sel)s}, %(min)g)
-                  unless %(onP)s
-                  memtide_sessions_opened_total{%(sel)s}
-                )
-              )
-            ||| % {
-              win: dur(c.staleGrowthWindow),
-              half: dur(c.staleGrowthWindow / 2),
-              onP: onP,
-              ratio: c.staleMinGrowthRatio,
-              sel: sel,
-              min: c.staleMinGrowth,
-              secs: c.staleMinOpeningShare * c.staleGrowthWindow / c.timeScale,
-            },
+            expr: '%s\nor %s\n%s' % [
+              sessionsAccumulating('memtide:sessions_stale', c.staleMinGrowth, c.staleNoiseZ, c.staleMinOpeningRise),
+              onP,
+              sessionsAccumulating('memtide:sessions_abandoned', c.abandonedMinGrowth, c.abandonedNoiseZ, 0),
+            ],
           },
           {
             // Mean session lifetime far past the TTL and still rising.
@@ -738,12 +796,14 @@
             'memtide:group_memory_leak:growth_per_hour',
             'warning',
             'Memory of {{ $labels.group }} on {{ $labels.instance }} has been rising steadily for hours.',
-            gsel + 'The anonymous-memory floor (minimum over %s) of group {{ $labels.group }} on {{ $labels.instance }} has grown steadily, by at least {{ $value | humanize1024 }}B per hour: in every %s window of the last %s, or in every %s window of the last %s. It is now %s of a %s limit%s; at this rate the limit is reached in %s.' % [
+            gsel + 'The anonymous-memory floor (minimum over %s) of group {{ $labels.group }} on {{ $labels.instance }} has grown steadily, by at least {{ $value | humanize1024 }}B per hour: in every %s window of the last %s, every %s window of the last %s or every %s window of the last %s. It is now %s of a %s limit%s; at this rate the limit is reached in %s.' % [
               dur(c.floorWindow),
               dur(seg),
               dur(c.leakSpan),
               dur(c.leakColdWindow),
               dur(c.leakColdSpan),
+              dur(c.leakStairWindow),
+              dur(c.leakStairSpan),
               floorNow,
               limitNow,
               '{{ with printf `memtide:group_anonymous_bytes:floor_vs_yesterday{%s}` $gsel | query }}, {{ . | first | value | humanize1024 }}B above its highest at this time of day on the last ' + c.seasonDays + ' days{{ end }}',
@@ -853,7 +913,7 @@
             'Sessions older than their TTL keep accumulating in pool {{ $labels.pool }} on {{ $labels.instance }}.',
             '{{ $psel := printf `instance="%s",job="%s",source="%s",group="%s",pool="%s"` $labels.instance $labels.job $labels.source $labels.group $labels.pool }}' +
             'Pool {{ $labels.pool }} ({{ $labels.source }}, group {{ $labels.group }}) on {{ $labels.instance }} holds %s sessions older than {{ $labels.older_than_seconds }}s, {{ $value | humanize }} more than %s ago, with a TTL of %s. Sessions that outlive their TTL are never closed or expired.' % [
-              '{{ with printf `memtide:sessions_stale:count{%s}` $psel | query }}{{ . | first | value | humanize }}{{ else }}unknown{{ end }}',
+              '{{ with printf `memtide_sessions_live_by_age{%s,older_than_seconds="%s"}` $psel $labels.older_than_seconds | query }}{{ . | first | value | humanize }}{{ else }}unknown{{ end }}',
               dur(c.staleGrowthWindow),
               '{{ with printf `memtide_sessions_ttl_seconds{%s}` $psel | query }}{{ . | first | value | humanizeDuration }}{{ else }}unknown{{ end }}',
             ],
