@@ -78,10 +78,11 @@ memtide demo, on loopback (temporary files in {s.dir})
 What to look at: the floor of {s.leaky}'s anonymous memory climbs in a
 straight line while {healthy}; so do its live sessions, while the
 app's own /healthz shows few live sessions and a growing sessions_forgotten.
-A minute of the demo is an hour of production. After about 3 minutes
-MemtideStaleSessions warns; after about 6.5 the rules have seen 6 "hours" of
-steady growth and MemtideHeapLeakSuspected and MemtideSessionLeakSuspected
-arrive below, through Alertmanager; MemtideMemoryLeakSuspected follows after
+A minute of the demo is an hour of production. After about 6 minutes
+MemtideStaleSessions (sessions older than 8 x TTL keep accumulating) and
+MemtideHeapLeakSuspected (6 "hours" of steady growth) arrive below, through
+Alertmanager; MemtideSessionLeakSuspected a few minutes later (the mean
+lifetime past six TTLs); MemtideMemoryLeakSuspected follows after
 about 16, when a group without a day of history has risen for 16 "hours".{quiet}
 The picture ({picture}) is rewritten every few minutes. Ctrl-C stops everything.
 """, flush=True)

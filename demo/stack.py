@@ -38,15 +38,16 @@ APP_LISTENING = re.compile(r"listening port=(\d+)")
 class Options:
     """What the stack runs. The defaults are the demo's, tuned by running it:
     with them, MemtideHeapLeakSuspected arrives about 6.5 minutes after the
-    apps start and MemtideSessionLeakSuspected about the same time (the rules
-    need 6 minutes of growth, then their `for`); MemtideMemoryLeakSuspected,
+    apps start (the rules need 6 minutes of growth, then their `for`) and
+    MemtideStaleSessions about the same time (sessions older than 8 x TTL,
+    then a minute of their growth); MemtideMemoryLeakSuspected,
     for a group without a day of history, after about 16 minutes."""
     build: str = os.path.join(ROOT, "build")
     # Users arriving per second (loadgen --rate), and the share who leave
     # without logging out: only their sessions expire, so only they can be
     # forgotten. Half of them walking away makes the mean session lifetime
-    # climb by 0.25 s every second with leak_fraction 0.5, past twice the TTL
-    # within about 3 minutes.
+    # climb by 0.25 s every second with leak_fraction 0.5, past six times the
+    # TTL within about 12 minutes.
     rate: float = 10.0
     walk_away: float = 0.5
     # The bug: the share of expired sessions the sweeper forgets, each keeping
