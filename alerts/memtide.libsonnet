@@ -128,8 +128,7 @@
 
   local perHour(F) = '(%s - %s offset %s) / %g' % [F, F, dur(trendWindow), secs(trendWindow) / 3600],
 
-  // The smallest exported age bucket at or above staleTTLFactor x TTL.
-  // The smallest exported age bucket at or above staleTTLFactor x TTL.
+  // The smallest exported age bucket at or above `factor` x TTL.
   // `per`: divide each pool's count by its opening rate back when those
   // sessions were opened (rate over the window before the bucket's age), so
   // the result is in seconds of openings and does not move with load.
