@@ -156,7 +156,9 @@
     fdMinGrowthPerSegment: 20,
     fdMinGrowthRatioPerSegment: 0.05,
     // Descriptors follow load closely (one or more per connection): without a
-    // day of history the bound is this many times higher.
+    // day of history the bound is this many times higher, unless the floor
+    // grew in every leakColdWindow window of the last leakColdSpan (longer
+    // than a daily cycle rises, as for memory's cold start).
     fdNoHistoryFactor: 10,
 
     // --- exporter health -----------------------------------------------------

@@ -311,6 +311,7 @@
   local FsG = Fs + '_growth',
   local FGL = F + '_growth_long',
   local FGS = F + '_growth_stairs',
+  local FDL = 'memtide:group_open_fds:floor_growth_long',
   local Fw = F + '_warm',
   local leakRange = c.leakSpan - seg,
   local coldRange = c.leakColdSpan - c.leakColdWindow,
@@ -376,6 +377,10 @@
           {
             record: FGS,
             expr: '%s - %s offset %s' % [F, F, dur(c.leakStairWindow)],
+          },
+          {
+            record: FDL,
+            expr: 'memtide:group_open_fds:floor - memtide:group_open_fds:floor offset %s' % dur(c.leakColdWindow),
           },
           {
             record: FsG,
@@ -664,6 +669,7 @@
           {
             record: 'memtide:group_fd_leak:growth_per_hour',
             expr: |||
+              (
               %(perHour)s
               and %(onG)s
               (
@@ -671,11 +677,31 @@
               )
               and %(onG)s
               %(old)s
+              )
+              or
+              (
+                # any history (a cold start): the floor rose in every window
+                # for longer than the rising half of a daily cycle
+                min_over_time(%(FDL)s[%(rc)s]) / %(segLh)g
+                and %(onG)s
+              %(cold)s
+                and %(onG)s
+              %(oldCold)s
+              )
             ||| % {
               perHour: perHour('memtide:group_open_fds:floor'),
               onG: onG,
               growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr(1)),
               old: oldEnough(c.leakMinAge),
+              FDL: FDL,
+              rc: dur(coldRange),
+              segLh: secs(c.leakColdWindow) / 3600,
+              cold: steady(FDL, coldRange, 'clamp_min(%g * memtide:group_open_fds:floor offset %s, %g)' % [
+                c.fdMinGrowthRatioPerSegment * c.leakColdWindow / seg,
+                dur(c.leakColdSpan),
+                c.fdMinGrowthPerSegment * c.leakColdWindow / seg,
+              ]),
+              oldCold: oldEnough(c.leakColdSpan + c.floorWindow),
             },
           },
           {
@@ -935,9 +961,11 @@
             'memtide:group_fd_leak:growth_per_hour',
             'warning',
             'Open file descriptors of {{ $labels.group }} on {{ $labels.instance }} keep rising.',
-            gsel + 'The floor of open file descriptors of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, by {{ $value | humanize }} per hour; now %s open.' % [
+            gsel + 'The floor of open file descriptors of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, or every %s window of the last %s, by {{ $value | humanize }} per hour; now %s open.' % [
               dur(seg),
               dur(trendWindow),
+              dur(c.leakColdWindow),
+              dur(c.leakColdSpan),
               q('memtide_group_open_fds{%s}', 'humanize'),
             ],
             'memtidefdleaksuspected',
