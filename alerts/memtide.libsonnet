@@ -201,9 +201,10 @@
     record: record,
     expr: 'min_over_time(%s{%s}[%s])' % [metric, sel, dur(c.floorWindow)],
   },
-  local growthRule(F) = {
-    record: F + '_growth',
-    expr: '%s - %s offset %s' % [F, F, dur(seg)],
+  // Growth of recorded series F over `window`, recorded as `record`.
+  local growthRule(F, record=F + '_growth', window=seg) = {
+    record: record,
+    expr: '%s - %s offset %s' % [F, F, dur(window)],
   },
 
   // Samples a recorded series has over `range` when at most a tenth is missing.
@@ -251,6 +252,16 @@
       bal: c.leakSegmentBalance * seg / span,
       n: samples(span - seg),
     },
+
+  // Growth G (recorded over `window`) in every window of the last `span`, by
+  // at least `thr`, balanced, the group's oldest process older than the span
+  // (a warm-up is not a leak); the value is the slowest window's growth per
+  // hour. Longer than a daily cycle rises, it needs no day of history.
+  local everyWindow(G, span, window, thr) =
+    local r = span - window;
+    'min_over_time(%s[%s]) / %g\nand %s\n%s\nand %s\n%s' % [
+      G, dur(r), secs(window) / 3600, onG, steady(G, r, thr), onG, oldEnough(span + c.floorWindow),
+    ],
 
   // A share of the limit per hour, as growth per window of `window` seconds.
   local ofLimit(ratioPerHour, window=seg) = '(%g * %s)' % [ratioPerHour * window / 3600, limit],
@@ -314,8 +325,6 @@
   local FDL = 'memtide:group_open_fds:floor_growth_long',
   local Fw = F + '_warm',
   local leakRange = c.leakSpan - seg,
-  local coldRange = c.leakColdSpan - c.leakColdWindow,
-  local stairRange = c.leakStairSpan - c.leakStairWindow,
 
   prometheusRules+:: {
     groups+: [
@@ -370,22 +379,10 @@
           growthRule('memtide:group_malloc_live_bytes:floor'),
           growthRule('memtide:group_open_fds:floor'),
           growthRule('memtide:group_max_process_resident_bytes:floor'),
-          {
-            record: FGL,
-            expr: '%s - %s offset %s' % [F, F, dur(c.leakColdWindow)],
-          },
-          {
-            record: FGS,
-            expr: '%s - %s offset %s' % [F, F, dur(c.leakStairWindow)],
-          },
-          {
-            record: FDL,
-            expr: 'memtide:group_open_fds:floor - memtide:group_open_fds:floor offset %s' % dur(c.leakColdWindow),
-          },
-          {
-            record: FsG,
-            expr: '%s - %s offset %s' % [Fs, Fs, dur(c.exhaustionFastGrowthWindow)],
-          },
+          growthRule(F, FGL, c.leakColdWindow),
+          growthRule(F, FGS, c.leakStairWindow),
+          growthRule('memtide:group_open_fds:floor', FDL, c.leakColdWindow),
+          growthRule(Fs, FsG, c.exhaustionFastGrowthWindow),
           {
             // The floor, only while the group's oldest process is past its
             // warm-up: the base a rise is measured from.
@@ -410,10 +407,7 @@
               ]),
             ],
           },
-          {
-            record: DG,
-            expr: '%s - %s offset %s' % [D, D, dur(seg)],
-          },
+          growthRule(D, DG),
 
           {
             // Present while the anonymous-memory floor grows steadily; the
@@ -445,22 +439,14 @@
               (
                 # (c) any history (a cold start): the floor rose in every window
                 # for longer than the rising half of a daily cycle
-                min_over_time(%(FGL)s[%(rc)s]) / %(segLh)g
-                and %(onG)s
               %(cold)s
-                and %(onG)s
-              %(oldCold)s
               )
               or
               (
                 # (d) a day of history: the floor rose in every 6-hour window
                 # of the day (a staircase whose steps are up to 6 hours apart;
                 # a daily cycle falls in some)
-                min_over_time(%(FGS)s[%(rs)s]) / %(segSh)g
-                and %(onG)s
               %(stairs)s
-                and %(onG)s
-              %(oldStairs)s
               )
               )
               # allocator present and its live bytes flat: retention, not a leak
@@ -483,25 +469,17 @@
               F: F,
               limit: limit,
               r: dur(leakRange),
-              rc: dur(coldRange),
               segh: secs(seg) / 3600,
               onG: onG,
               seasonal: steadyMean(DG, D, c.leakSpan, ofLimit(c.leakMinGrowthRatioPerHour)),
               raw: steady(FG, leakRange, ofLimit(c.leakMinGrowthRatioPerHour)),
-              cold: steady(FGL, coldRange, ofLimit(c.leakMinGrowthRatioPerHour, c.leakColdWindow)),
-              FGL: FGL,
-              segLh: secs(c.leakColdWindow) / 3600,
+              cold: everyWindow(FGL, c.leakColdSpan, c.leakColdWindow, ofLimit(c.leakMinGrowthRatioPerHour, c.leakColdWindow)),
               retainedSpan: retained(F, c.leakSpan),
               retainedCold: retained(F, c.leakColdSpan),
-              FGS: FGS,
-              rs: dur(stairRange),
-              segSh: secs(c.leakStairWindow) / 3600,
-              stairs: steady(FGS, stairRange, ofLimit(c.leakMinGrowthRatioPerHour, c.leakStairWindow)),
-              oldStairs: oldEnough(c.leakStairSpan + c.floorWindow),
+              stairs: everyWindow(FGS, c.leakStairSpan, c.leakStairWindow, ofLimit(c.leakMinGrowthRatioPerHour, c.leakStairWindow)),
               retainedStairs: retained(F, c.leakStairSpan),
               above: c.leakMinAboveYesterdayRatio,
               oldDay: oldEnough(day + c.leakSpan + c.floorWindow),
-              oldCold: oldEnough(c.leakColdSpan + c.floorWindow),
             },
           },
           {
@@ -682,26 +660,18 @@
               (
                 # any history (a cold start): the floor rose in every window
                 # for longer than the rising half of a daily cycle
-                min_over_time(%(FDL)s[%(rc)s]) / %(segLh)g
-                and %(onG)s
               %(cold)s
-                and %(onG)s
-              %(oldCold)s
               )
             ||| % {
               perHour: perHour('memtide:group_open_fds:floor'),
               onG: onG,
               growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr(1)),
               old: oldEnough(c.leakMinAge),
-              FDL: FDL,
-              rc: dur(coldRange),
-              segLh: secs(c.leakColdWindow) / 3600,
-              cold: steady(FDL, coldRange, 'clamp_min(%g * memtide:group_open_fds:floor offset %s, %g)' % [
+              cold: everyWindow(FDL, c.leakColdSpan, c.leakColdWindow, 'clamp_min(%g * memtide:group_open_fds:floor offset %s, %g)' % [
                 c.fdMinGrowthRatioPerSegment * c.leakColdWindow / seg,
                 dur(c.leakColdSpan),
                 c.fdMinGrowthPerSegment * c.leakColdWindow / seg,
               ]),
-              oldCold: oldEnough(c.leakColdSpan + c.floorWindow),
             },
           },
           {
