@@ -154,21 +154,28 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
 FUZZ_SAN := -g -O1 -fsanitize=address,undefined
-FUZZ_CXX_OBJS := $(EXPORTER_CXX_SRCS:%.cc=build-fuzz/%.o)
-# Kept between runs, not removed as an intermediate file.
-.SECONDARY: $(FUZZ_CXX_OBJS)
+FUZZ_DEFS := -std=gnu11 -D_GNU_SOURCE -I. -DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"'
+# Every source is compiled once, instrumented, and linked into each target
+# (not compiled again per target: five targets made the build five times longer).
+FUZZ_LIB_OBJS := $(patsubst %.c,build-fuzz/%.o,$(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS)) \
+	$(EXPORTER_CXX_SRCS:%.cc=build-fuzz/%.o)
+# Kept between runs, not removed as intermediate files.
+.SECONDARY: $(FUZZ_LIB_OBJS)
+-include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_BINS:=.d)
+
+build-fuzz/%.o: %.c | deps-test
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_DEFS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 build-fuzz/%.o: %.cc | deps-test
 	@mkdir -p $(dir $@)
 	clang++ -std=c++17 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link -I. \
-		$(PKG_CFLAGS) -c -o $@ $<
+		$(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-build-fuzz/%: tests/fuzz/%.c $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) | deps-test
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) | deps-test
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer -I. \
-		-DMEMTIDE_VERSION='"$(VERSION)"' -DMEMTIDE_REVISION='"fuzz"' \
-		$(PKG_CFLAGS) -o $@ $< $(EXPORTER_LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(FUZZ_CXX_OBJS) \
-		$(PKG_LIBS) -lm
+	clang $(FUZZ_DEFS) $(FUZZ_SAN) -fsanitize=fuzzer $(PKG_CFLAGS) -MMD -MP -MF $@.d \
+		-o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS) -lm
 
 # Each starts from its seeds in tests/fuzz/corpus/NAME (read only) and keeps
 # what it finds in build-fuzz/corpus/NAME for the next run.
