@@ -134,17 +134,16 @@ e2e: build $(AGENT_PROG_BINS)
 # Suites that spend their time waiting run in the background beside the
 # others, and `make test` collects their verdicts at the end: the end-to-end
 # test waits minutes for the rules' windows, memtide-check for quiet points
-# (a fifth of its time on the CPU). The alert checks are CPU-bound but the
-# foreground suites leave a core mostly idle: they run there too, niced, so
-# that the foreground keeps its pace. Everything they need is built first, so
-# that no two makes build the same file. Each suite is bounded by its own
-# deadlines; the wait gives up after half an hour.
+# (a fifth of its time on the CPU). The alert checks are CPU-bound; they run
+# there too, on an equal footing (niced, they waited for the foreground's two
+# integration workers and finished three minutes after it). Everything they
+# need is built first, so that no two makes build the same file. Each suite is
+# bounded by its own deadlines; the wait gives up after half an hour.
 BACKGROUND_TESTS := e2e $(CHECK_TEST_TARGETS) $(ALERTS_TEST_TARGETS)
-BACKGROUND_NICE_alerts-test := nice -n 10
 
 bg-start-%:
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/bg-$*.status
-	@( $(BACKGROUND_NICE_$*) $(MAKE) --no-print-directory $* > $(BUILD)/bg-$*.log 2>&1; \
+	@( $(MAKE) --no-print-directory $* > $(BUILD)/bg-$*.log 2>&1; \
 		echo $$? > $(BUILD)/bg-$*.status ) < /dev/null > /dev/null 2>&1 &
 
 bg-wait-%:
