@@ -148,6 +148,10 @@
     staleNoiseZ: 6,
     abandonedMinGrowth: 10,
     abandonedNoiseZ: 3,
+    // ... in each of this many consecutive windows: users who stay for hours
+    // bring the abandoned count up for an hour now and then as the load
+    // moves; leaked sessions never leave, so it keeps growing.
+    abandonedGrowthWindows: 2,
 
     // --- sockets and descriptors --------------------------------------------
     closeWaitFloorWindow: 900,
@@ -160,6 +164,11 @@
     // grew in every leakColdWindow window of the last leakColdSpan (longer
     // than a daily cycle rises, as for memory's cold start).
     fdNoHistoryFactor: 10,
+    // A leak only adds descriptors: over the trend window the floor may
+    // fall below its highest of the segment before by at most this share of
+    // its rise (workers recycled with descriptors of their own fall as often
+    // as they rise).
+    fdMaxFallShare: 0.25,
 
     // --- exporter health -----------------------------------------------------
     exporterDownFor: 300,

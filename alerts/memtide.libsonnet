@@ -150,52 +150,58 @@
     ]),
 
   // Sessions of one age (recorded R:count and R:opening_seconds) that keep
-  // accumulating: the count grew within the window by `min` sessions and by
-  // `z` times the square root of its count (random arrivals), and still grew
-  // in the window's second half; and beyond what the load explains (with
-  // opening counts: the count per opening rate grew by the smallest leak's
-  // share of the window and by `rise` times its level; without: by a share
-  // of the live sessions). The value is the count's growth.
-  local sessionsAccumulating(R, min, z, rise) =
-    |||
-      (
-        (%(R)s:count - %(R)s:count offset %(win)s)
-        >= clamp_min(%(z)g * sqrt(%(R)s:count offset %(win)s), %(min)g)
-      )
-      and
-      (%(R)s:count - %(R)s:count offset %(half)s) > 0
-      and
-      (
-        # with opening counts (agent): growth beyond what load explains
+  // accumulating, in each of the last `windows` windows: the count grew by
+  // `min` sessions and by `z` times the square root of its count (random
+  // arrivals), and still grew in the window's second half; and beyond what
+  // the load explains (with opening counts: the count per opening rate grew by
+  // the smallest leak's share of the window and by `rise` times its level;
+  // without: by a share of the live sessions). The value is the count's growth
+  // over the last window.
+  local sessionsAccumulating(R, min, z, rise, windows=1) =
+    local win = c.staleGrowthWindow;
+    local grew(o) =
+      local at(k) = off(o + k);
+      |||
         (
-          (%(R)s:opening_seconds - %(R)s:opening_seconds offset %(win)s)
-          >= %(openingMin)s
-          and
-          (%(R)s:opening_seconds - %(R)s:opening_seconds offset %(half)s) > 0
+          (%(R)s:count%(now)s - %(R)s:count%(start)s)
+          >= clamp_min(%(z)g * sqrt(%(R)s:count%(start)s), %(min)g)
         )
-        or
-        # without (session files, sockets): growth against live sessions
+        and
+        (%(R)s:count%(now)s - %(R)s:count%(half)s) > 0
+        and
         (
-          (%(R)s:count - %(R)s:count offset %(win)s)
-          >= %(onP)s group_left()
-          clamp_min(%(ratio)g * memtide_sessions_live{%(sel)s}, %(min)g)
-          unless %(onP)s
-          memtide_sessions_opened_total{%(sel)s}
+          # with opening counts (agent): growth beyond what load explains
+          (
+            (%(R)s:opening_seconds%(now)s - %(R)s:opening_seconds%(start)s)
+            >= %(openingMin)s
+            and
+            (%(R)s:opening_seconds%(now)s - %(R)s:opening_seconds%(half)s) > 0
+          )
+          or
+          # without (session files, sockets): growth against live sessions
+          (
+            (%(R)s:count%(now)s - %(R)s:count%(start)s)
+            >= %(onP)s group_left()
+            clamp_min(%(ratio)g * memtide_sessions_live{%(sel)s}%(now)s, %(min)g)
+            unless %(onP)s
+            memtide_sessions_opened_total{%(sel)s}%(now)s
+          )
         )
-      )
-    ||| % {
-      R: R,
-      win: dur(c.staleGrowthWindow),
-      half: dur(c.staleGrowthWindow / 2),
-      onP: onP,
-      ratio: c.staleMinGrowthRatio,
-      sel: sel,
-      min: min,
-      z: z,
-      local secs = c.staleMinOpeningShare * c.staleGrowthWindow / c.timeScale,
-      openingMin: if rise == 0 then '%g' % secs
-      else 'clamp_min(%g * %s:opening_seconds offset %s, %g)' % [rise, R, dur(c.staleGrowthWindow), secs],
-    },
+      ||| % {
+        R: R,
+        now: at(0),
+        start: at(win),
+        half: at(win / 2),
+        onP: onP,
+        ratio: c.staleMinGrowthRatio,
+        sel: sel,
+        min: min,
+        z: z,
+        local secs = c.staleMinOpeningShare * win / c.timeScale,
+        openingMin: if rise == 0 then '%g' % secs
+        else 'clamp_min(%g * %s:opening_seconds%s, %g)' % [rise, R, at(win), secs],
+      };
+    '(\n%s)\n' % std.join('and\n', ['(\n%s)\n' % grew(k * win) for k in std.range(0, windows - 1)]),
 
   local floorRule(metric, record) = {
     record: record,
@@ -323,6 +329,7 @@
   local FGL = F + '_growth_long',
   local FGS = F + '_growth_stairs',
   local FDL = 'memtide:group_open_fds:floor_growth_long',
+  local FDD = 'memtide:group_open_fds:floor_drawdown',
   local Fw = F + '_warm',
   local leakRange = c.leakSpan - seg,
 
@@ -382,6 +389,12 @@
           growthRule(F, FGL, c.leakColdWindow),
           growthRule(F, FGS, c.leakStairWindow),
           growthRule('memtide:group_open_fds:floor', FDL, c.leakColdWindow),
+          {
+            // How far the descriptors' floor stands below its highest of
+            // the last segment.
+            record: FDD,
+            expr: 'max_over_time(memtide:group_open_fds:floor[%s]) - memtide:group_open_fds:floor' % dur(seg),
+          },
           growthRule(Fs, FsG, c.exhaustionFastGrowthWindow),
           {
             // The floor, only while the group's oldest process is past its
@@ -648,6 +661,7 @@
             record: 'memtide:group_fd_leak:growth_per_hour',
             expr: |||
               (
+              (
               %(perHour)s
               and %(onG)s
               (
@@ -662,7 +676,18 @@
                 # for longer than the rising half of a daily cycle
               %(cold)s
               )
+              )
+              # and it hardly fell on the way: a leak only adds, a pool whose
+              # members come and go with their own descriptors falls as often
+              # as it rises
+              and %(onG)s
+              max_over_time(%(FDD)s[%(span)s])
+              <= %(onG)s
+              %(fall)g * (memtide:group_open_fds:floor - memtide:group_open_fds:floor offset %(span)s)
             ||| % {
+              FDD: FDD,
+              span: dur(trendWindow),
+              fall: c.fdMaxFallShare,
               perHour: perHour('memtide:group_open_fds:floor'),
               onG: onG,
               growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr(1)),
@@ -682,7 +707,7 @@
             expr: '%s\nor %s\n%s' % [
               sessionsAccumulating('memtide:sessions_stale', c.staleMinGrowth, c.staleNoiseZ, c.staleMinOpeningRise),
               onP,
-              sessionsAccumulating('memtide:sessions_abandoned', c.abandonedMinGrowth, c.abandonedNoiseZ, 0),
+              sessionsAccumulating('memtide:sessions_abandoned', c.abandonedMinGrowth, c.abandonedNoiseZ, 0, c.abandonedGrowthWindows),
             ],
           },
           {

@@ -39,8 +39,8 @@ class Options:
     """What the stack runs. The defaults are the demo's, tuned by running it:
     with them, MemtideHeapLeakSuspected arrives about 6.5 minutes after the
     apps start (the rules need 6 minutes of growth, then their `for`) and
-    MemtideStaleSessions about the same time (sessions older than 8 x TTL,
-    then a minute of their growth); MemtideMemoryLeakSuspected,
+    MemtideStaleSessions about a minute later (sessions older than 8 x TTL,
+    then two minutes of their growth); MemtideMemoryLeakSuspected,
     for a group without a day of history, after about 16 minutes."""
     build: str = os.path.join(ROOT, "build")
     # Users arriving per second (loadgen --rate), and the share who leave

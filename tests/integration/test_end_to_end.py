@@ -31,7 +31,7 @@ MEMORY_ALERTS = {"MemtideMemoryLeakSuspected", "MemtideHeapLeakSuspected",
                  "MemtideMemoryExhaustionPredicted"}
 # From the apps' start. The rules need 6 minutes (6 production hours) of
 # growth, then their `for`: MemtideHeapLeakSuspected about 6.5 minutes,
-# MemtideStaleSessions about 6 (sessions 8 TTLs old, then a minute of their
+# MemtideStaleSessions about 7 (sessions 8 TTLs old, then two minutes of their
 # growth; MemtideMemoryLeakSuspected, cold start, about 16). A
 # bound against a rule that never fires, not a measure of speed: the test ends
 # as soon as both pages arrive.
