@@ -182,13 +182,14 @@ build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) | deps-test
 
 # Each starts from its seeds in tests/fuzz/corpus/NAME (read only) and keeps
 # what it finds in build-fuzz/corpus/NAME for the next run.
-fuzz: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n ($(FUZZ_SECONDS) s)"; \
-		mkdir -p build-fuzz/corpus/$$n; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n \
-			tests/fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1 \
-			|| { cat build-fuzz/$$n.log; exit 1; }; \
-		grep -E '^stat::number_of_executed_units|^Done' build-fuzz/$$n.log | tr '\n' ' '; echo; done
+# Each target is a job of its own: `make -j2 fuzz` runs two at a time.
+fuzz: $(FUZZ_BINS:build-fuzz/%=fuzz-run-%)
+
+fuzz-run-%: build-fuzz/%
+	@mkdir -p build-fuzz/corpus/$*
+	@$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$* \
+		tests/fuzz/corpus/$* > build-fuzz/$*.log 2>&1 || { cat build-fuzz/$*.log; exit 1; }
+	@echo "== $* ($(FUZZ_SECONDS) s): $$(grep -E '^stat::number_of_executed_units|^Done' build-fuzz/$*.log | tr '\n' ' ')"
 
 # The tree follows .clang-format; `make format` applies it, `make test` checks it.
 # clang-format 14: the version the tree was formatted with (another version
@@ -222,7 +223,7 @@ test: deps-test
 	$(MAKE) -j2 BUILD=build-asan SAN=1 unit-build
 	$(MAKE) sanitize
 	$(MAKE) -j2 $(FUZZ_BINS)
-	$(MAKE) fuzz
+	$(MAKE) -j2 fuzz
 	$(if $(AGENT_TEST_TARGETS),$(MAKE) $(AGENT_TEST_TARGETS))
 	$(if $(SOAK_TEST_TARGETS),$(MAKE) $(SOAK_TEST_TARGETS))
 	$(foreach t,$(BACKGROUND_TESTS),$(MAKE) bg-wait-$(t);)
