@@ -744,6 +744,11 @@ SEED_SETS = {
     # independent-tuning's session and descriptor patterns.
     "held-out-8": {"base_seed": 86735, "seeds": 5},
     "independent-held-out-4": {"base_seed": 85389, "seeds": 5, "generator": "independent"},
+    # Fixed before the ninth round (the abandoned-sessions noise floor from
+    # the count's own falls), which read independent-held-out-4's two missed
+    # session leaks.
+    "held-out-9": {"base_seed": 91286, "seeds": 5},
+    "independent-held-out-5": {"base_seed": 26345, "seeds": 5, "generator": "independent"},
 }
 
 
