@@ -152,6 +152,12 @@
     // bring the abandoned count up for an hour now and then as the load
     // moves; leaked sessions never leave, so it keeps growing.
     abandonedGrowthWindows: 2,
+    // With a day of the count's history, its noise floor is at most this
+    // many times its largest fall within a window over that day: healthy
+    // sessions leave as the load moves and leaked ones never do, so a leak
+    // that has run for days cannot raise its own floor (3 x the square root
+    // of a count it has grown to a thousand is 95 sessions an hour).
+    abandonedFallFactor: 2,
 
     // --- sockets and descriptors --------------------------------------------
     closeWaitFloorWindow: 900,

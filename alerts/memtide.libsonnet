@@ -20,7 +20,8 @@
     else '%ds' % v,
   local secs(seconds) = std.max(1, std.floor(seconds / c.timeScale + 0.5)),
   local off(seconds) = if seconds == 0 then '' else ' offset ' + dur(seconds),
-  // The smallest of instant vectors with the same labels.
+  // The smaller of two instant vectors with the same labels, per series.
+  local smaller(a, b) = '(\n  (%s)\n  <= (%s)\n  or (%s)\n)' % [a, b, b],
 
   local sel = c.selector,
   local by = std.join(', ', c.groupLabels),
@@ -156,15 +157,35 @@
   // the load explains (with opening counts: the count per opening rate grew by
   // the smallest leak's share of the window and by `rise` times its level;
   // without: by a share of the live sessions). The value is the count's growth
-  // over the last window.
-  local sessionsAccumulating(R, min, z, rise, windows=1) =
+  // over the last window. With `fallK` and a day of R:fall (the count's fall
+  // over each window), the square-root floor is at most fallK times the
+  // largest fall of the last day: healthy sessions leave as the load moves,
+  // leaked ones never do, so a leak that has run for days does not raise its
+  // own floor.
+  local sessionsAccumulating(R, min, z, rise, windows=1, fallK=0) =
     local win = c.staleGrowthWindow;
     local grew(o) =
       local at(k) = off(o + k);
+      local chance = '%g * sqrt(%s:count%s)' % [z, R, at(win)];
+      local floor = if fallK == 0 then chance else |||
+        (
+          %(smaller)s
+          and
+          count_over_time(%(R)s:fall[%(day)s]%(now)s) >= %(n)d
+        )
+        or %(chance)s
+      ||| % {
+        smaller: smaller(chance, '%g * max_over_time(%s:fall[%s]%s)' % [fallK, R, dur(day), at(0)]),
+        R: R,
+        day: dur(day),
+        now: at(0),
+        n: samples(day),
+        chance: chance,
+      };
       |||
         (
           (%(R)s:count%(now)s - %(R)s:count%(start)s)
-          >= clamp_min(%(z)g * sqrt(%(R)s:count%(start)s), %(min)g)
+          >= clamp_min(%(floor)s, %(min)g)
         )
         and
         (%(R)s:count%(now)s - %(R)s:count%(half)s) > 0
@@ -196,7 +217,7 @@
         ratio: c.staleMinGrowthRatio,
         sel: sel,
         min: min,
-        z: z,
+        floor: floor,
         local secs = c.staleMinOpeningShare * win / c.timeScale,
         openingMin: if rise == 0 then '%g' % secs
         else 'clamp_min(%g * %s:opening_seconds%s, %g)' % [rise, R, at(win), secs],
@@ -379,6 +400,11 @@
           {
             record: 'memtide:sessions_abandoned:opening_seconds',
             expr: staleSessions(true, c.abandonedTTLFactor),
+          },
+          {
+            // How far the abandoned count fell over the last window.
+            record: 'memtide:sessions_abandoned:fall',
+            expr: 'memtide:sessions_abandoned:count offset %s - memtide:sessions_abandoned:count' % dur(c.staleGrowthWindow),
           },
 
           growthRule('memtide:group_anonymous_bytes:floor'),
@@ -707,7 +733,7 @@
             expr: '%s\nor %s\n%s' % [
               sessionsAccumulating('memtide:sessions_stale', c.staleMinGrowth, c.staleNoiseZ, c.staleMinOpeningRise),
               onP,
-              sessionsAccumulating('memtide:sessions_abandoned', c.abandonedMinGrowth, c.abandonedNoiseZ, 0, c.abandonedGrowthWindows),
+              sessionsAccumulating('memtide:sessions_abandoned', c.abandonedMinGrowth, c.abandonedNoiseZ, 0, c.abandonedGrowthWindows, c.abandonedFallFactor),
             ],
           },
           {
