@@ -157,11 +157,11 @@
   // the load explains (with opening counts: the count per opening rate grew by
   // the smallest leak's share of the window and by `rise` times its level;
   // without: by a share of the live sessions). The value is the count's growth
-  // over the last window. With `fallK` and a day of R:fall (the count's fall
-  // over each window), the square-root floor is at most fallK times the
-  // largest fall of the last day: healthy sessions leave as the load moves,
-  // leaked ones never do, so a leak that has run for days does not raise its
-  // own floor.
+  // over the last window. With `fallK` and a day of R:count_growth (the
+  // count's growth over each window), the square-root floor is at most fallK
+  // times the largest fall of the last day: healthy sessions leave as the
+  // load moves, leaked ones never do, so a leak that has run for days does
+  // not raise its own floor.
   local sessionsAccumulating(R, min, z, rise, windows=1, fallK=0) =
     local win = c.staleGrowthWindow;
     local grew(o) =
@@ -171,11 +171,11 @@
         (
           %(smaller)s
           and
-          count_over_time(%(R)s:fall[%(day)s]%(now)s) >= %(n)d
+          count_over_time(%(R)s:count_growth[%(day)s]%(now)s) >= %(n)d
         )
         or %(chance)s
       ||| % {
-        smaller: smaller(chance, '%g * max_over_time(%s:fall[%s]%s)' % [fallK, R, dur(day), at(0)]),
+        smaller: smaller(chance, '%g * -min_over_time(%s:count_growth[%s]%s)' % [fallK, R, dur(day), at(0)]),
         R: R,
         day: dur(day),
         now: at(0),
@@ -401,11 +401,7 @@
             record: 'memtide:sessions_abandoned:opening_seconds',
             expr: staleSessions(true, c.abandonedTTLFactor),
           },
-          {
-            // How far the abandoned count fell over the last window.
-            record: 'memtide:sessions_abandoned:fall',
-            expr: 'memtide:sessions_abandoned:count offset %s - memtide:sessions_abandoned:count' % dur(c.staleGrowthWindow),
-          },
+          growthRule('memtide:sessions_abandoned:count', window=c.staleGrowthWindow),
 
           growthRule('memtide:group_anonymous_bytes:floor'),
           growthRule('memtide:group_resident_bytes:floor'),

@@ -78,7 +78,7 @@ memtide demo, on loopback (temporary files in {s.dir})
 What to look at: the floor of {s.leaky}'s anonymous memory climbs in a
 straight line while {healthy}; so do its live sessions, while the
 app's own /healthz shows few live sessions and a growing sessions_forgotten.
-A minute of the demo is an hour of production. After about 6 minutes
+A minute of the demo is an hour of production. After about 6 to 7 minutes
 MemtideStaleSessions (sessions older than 8 x TTL keep accumulating) and
 MemtideHeapLeakSuspected (6 "hours" of steady growth) arrive below, through
 Alertmanager; MemtideSessionLeakSuspected a few minutes later (the mean
