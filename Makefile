@@ -214,12 +214,17 @@ sanitize: deps-test
 unit-build: build $(AGENT_PROG_BINS) $(UNIT_BINS)
 test-build: unit-build $(TEST_BUILD_TARGETS)
 
-# The suites run one after another, but those in BACKGROUND_TESTS.
+# The suites run one after another, but those in BACKGROUND_TESTS. The
+# integration tests run once, against the sanitized build, which checks
+# everything the plain one does and memory errors and undefined behaviour
+# besides; the plain build runs those marked `unsanitized` (valgrind, a
+# preloaded library, Prometheus' timing), and the end-to-end test, the soak,
+# memtide-check's tests and the benchmarks run it too.
 test: deps-test
 	$(MAKE) format-check
 	$(MAKE) -j2 test-build
 	$(foreach t,$(BACKGROUND_TESTS),$(MAKE) bg-start-$(t);)
-	$(MAKE) unit integration INTEGRATION_ARGS="--ignore=$(E2E_TEST)"
+	$(MAKE) unit integration INTEGRATION_ARGS="-m unsanitized --ignore=$(E2E_TEST)"
 	$(MAKE) -j2 BUILD=build-asan SAN=1 unit-build
 	$(MAKE) sanitize
 	$(MAKE) -j2 $(FUZZ_BINS)

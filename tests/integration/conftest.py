@@ -28,6 +28,22 @@ SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 GENEROUS_SCRAPE_TIMEOUT = 60
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "unsanitized(reason): runs against the plain build only (valgrind, preloading, "
+        "timing); `make test` runs these there and every other test against the sanitized build")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Against the sanitized build, a test marked unsanitized is skipped, with its reason."""
+    if not SANITIZED:
+        return
+    for item in items:
+        mark = item.get_closest_marker("unsanitized")
+        if mark:
+            item.add_marker(pytest.mark.skip(reason=mark.kwargs.get("reason", "plain build only")))
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
     """Polls predicate until it returns a true value; fails after timeout."""
     deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, SANITIZED, wait_for
+from conftest import BUILD, wait_for
 from test_dashboards import PATHS, panel_queries
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -43,7 +43,7 @@ pytestmark = [
     # The sanitizer pass reruns the integration tests against an ASan exporter;
     # this test is about the rules' timing, not the exporter's memory safety
     # (covered by the other tests), and would add 8 minutes to it.
-    pytest.mark.skipif(SANITIZED, reason="timing test; not repeated in the sanitizer pass"),
+    pytest.mark.unsanitized(reason="timing test; not repeated in the sanitizer pass"),
     pytest.mark.skipif(not shutil.which("prometheus-alertmanager") or not shutil.which("gnuplot"),
                        reason="needs prometheus-alertmanager and gnuplot-nox (make deps-test)"),
 ]

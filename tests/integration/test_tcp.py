@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import EXPORTER, SANITIZED, sample_value, wait_for
+from conftest import EXPORTER, sample_value, wait_for
 
 STATES = ("established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2", "time_wait", "close",
           "close_wait", "last_ack", "closing", "new_syn_recv")
@@ -274,7 +274,7 @@ def no_netlink(tmp_path):
     return dict(os.environ, LD_PRELOAD=str(lib))
 
 
-@pytest.mark.skipif(SANITIZED, reason="the sanitizer runtime must be the first preloaded library")
+@pytest.mark.unsanitized(reason="the sanitizer runtime must be the first preloaded library")
 def test_auto_falls_back_to_procfs_when_netlink_is_refused(exporter_factory, servers, tmp_path,
                                                             no_netlink):
     v4 = servers()

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from conftest import SANITIZED, SCRAPE_TIMEOUT_HEADER, wait_for
+from conftest import SCRAPE_TIMEOUT_HEADER, wait_for
 from test_agent_collector import Program, program
 from test_http import PROMETHEUS_2_ACCEPT
 from test_web_config import (PASSWORD, bcrypt_hash, client_context, pki,  # noqa: F401 (fixtures)
@@ -14,7 +14,7 @@ VALGRIND = ("valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=defin
             "--errors-for-leak-kinds=definite", "--error-exitcode=99", "--track-fds=no")
 
 
-@pytest.mark.skipif(SANITIZED, reason="valgrind does not run sanitized binaries")
+@pytest.mark.unsanitized(reason="valgrind does not run sanitized binaries")
 def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
     processes("memtide-vg", count=2, alloc_mib=4)
     sessions = tmp_path / "sessions"
@@ -70,7 +70,7 @@ def test_200_scrapes_under_memcheck(exporter_factory, processes, tmp_path):
     assert "definitely lost" not in e.read_log()
 
 
-@pytest.mark.skipif(SANITIZED, reason="valgrind does not run sanitized binaries")
+@pytest.mark.unsanitized(reason="valgrind does not run sanitized binaries")
 def test_tls_and_basic_auth_under_memcheck(exporter_factory, tmp_path, pki, bcrypt_hash):
     """Handshakes, client certificates, passwords right and wrong, and a reload
     that swaps the listeners: nothing lost, no errors."""

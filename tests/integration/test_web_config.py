@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXPORTER, SANITIZED, sample_value, wait_for
+from conftest import EXPORTER, sample_value, wait_for
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -283,7 +283,7 @@ def test_reload_turns_tls_on_and_changes_users(exporter_factory, tmp_path, pki, 
     assert request(e, ctx=ctx, auth=("prometheus", PASSWORD))[0] == 401
 
 
-@pytest.mark.skipif(SANITIZED, reason="Prometheus' timing is not the sanitizers' concern")
+@pytest.mark.unsanitized(reason="Prometheus' timing is not the sanitizers' concern")
 def test_prometheus_scrapes_over_tls_with_basic_auth(exporter_factory, prometheus_factory,
                                                      tmp_path, pki, bcrypt_hash):
     cfg = web_config(tmp_path, tls_config(pki) +
