@@ -111,6 +111,13 @@
     // The group must have existed this long, or its oldest process be this
     // old (a new group's or a new process's warm-up is not a leak).
     exhaustionFastMinHistory: 10800,
+    // The stepwise trend: the hour floor grew by exhaustionFastMinRatioPerHour
+    // in every leakColdWindow (4 h) window of this span, the oldest process
+    // older than the span: a staircase whose steps are up to 4 hours apart,
+    // fast enough to reach the limit before the cold-start span has passed.
+    // A daily cycle near its limit rises slowly, then fast, then slowly: its
+    // slowest window's rate puts the limit far off.
+    exhaustionStepSpan: 28800,
 
     // --- sessions ------------------------------------------------------------
     // Opening rate window for Little's law.

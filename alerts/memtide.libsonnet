@@ -577,9 +577,10 @@
             // Seconds until the last hour's resident peak reaches the limit:
             // on the short trend (the short floor rose over every 20 minutes
             // of the last hour, balanced, to a level above anything of the
-            // hours before, so not a sawtooth) while that is under the fast
-            // horizon; else at the rate of a suspected leak, rise or member
-            // leak.
+            // hours before, so not a sawtooth) or the stepwise trend (the
+            // hour floor rose over every 4 hours of the last 8) while that
+            // is under the fast horizon; else at the rate of a suspected
+            // leak, rise or member leak.
             record: 'memtide:group_memory_exhaustion:eta_seconds',
             expr: |||
               (
@@ -603,6 +604,21 @@
                   or %(onG)s
                   (time() - memtide_group_oldest_start_time_seconds{%(sel)s} >= %(histS)d)
                 )
+              ) < %(fastHorizon)d
+              or
+              (
+                # the stepwise trend: the hour floor rose fast in every
+                # 4-hour window of the step span (a staircase's steps are up
+                # to 4 hours apart), at the slowest window's rate
+                (
+                  %(limit)s
+                  - %(onG)s
+                  max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
+                )
+                / %(onG)s
+                (
+              %(stepwise)s
+                ) * 3600
               ) < %(fastHorizon)d
               or
               (
@@ -632,6 +648,7 @@
               fsp: dur(c.exhaustionFastSpan),
               margin: c.exhaustionNewHighMargin,
               fastHorizon: secs(c.exhaustionFastHorizon),
+              stepwise: everyWindow(FGL, c.exhaustionStepSpan, c.leakColdWindow, ofLimit(c.exhaustionFastMinRatioPerHour, c.leakColdWindow)),
               hist: dur(c.exhaustionFastMinHistory),
               histS: secs(c.exhaustionFastMinHistory),
             },
