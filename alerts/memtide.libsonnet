@@ -584,11 +584,7 @@
             record: 'memtide:group_memory_exhaustion:eta_seconds',
             expr: |||
               (
-                (
-                  %(limit)s
-                  - %(onG)s
-                  max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
-                )
+                %(headroom)s
                 / %(onG)s
                 (min_over_time(%(FsG)s[%(fr)s]) / %(fw)d)
                 and %(onG)s
@@ -610,22 +606,14 @@
                 # the stepwise trend: the hour floor rose fast in every
                 # 4-hour window of the step span (a staircase's steps are up
                 # to 4 hours apart), at the slowest window's rate
-                (
-                  %(limit)s
-                  - %(onG)s
-                  max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
-                )
+                %(headroom)s
                 / %(onG)s
                 (
               %(stepwise)s
                 ) * 3600
               ) < %(fastHorizon)d
               or
-              (
-                %(limit)s
-                - %(onG)s
-                max_over_time(memtide_group_resident_bytes{%(sel)s}[%(head)s])
-              )
+              %(headroom)s
               / %(onG)s
               (
                 (memtide:group_memory_leak:growth_per_hour > 0)
@@ -638,7 +626,14 @@
               limit: limit,
               sel: sel,
               onG: onG,
-              head: dur(c.exhaustionHeadroomWindow),
+              // Bytes left below the limit over the last hour's resident
+              // peak: what every branch divides by its rate.
+              headroom: '(%s - %s max_over_time(memtide_group_resident_bytes{%s}[%s]))' % [
+                limit,
+                onG,
+                sel,
+                dur(c.exhaustionHeadroomWindow),
+              ],
               FsG: FsG,
               Fs: Fs,
               fr: dur(c.exhaustionFastSpan - c.exhaustionFastGrowthWindow),
