@@ -182,6 +182,17 @@
     // its rise (workers recycled with descriptors of their own fall as often
     // as they rise).
     fdMaxFallShare: 0.25,
+    // With a day of the floor's history, its noise floor is its own largest
+    // fall over a window in that day, times `fdFallFactor`: the load moves
+    // descriptors down as far as up (a daily cycle falls as far as it rose,
+    // a random walk as often), a leak only adds, and a pool of any size
+    // shows its own swing. The floor's growth over the window must exceed
+    // it, in both halves of the window (one step or a reconnect storm grows
+    // one). Windows of 4 hours (a faster leak) and 12 hours (a slower one:
+    // a daily cycle's fall over half a day is its whole swing, a leak's
+    // growth three times a 4-hour window's).
+    fdFallWindows: [14400, 43200],
+    fdFallFactor: 3,
 
     // --- exporter health -----------------------------------------------------
     exporterDownFor: 300,

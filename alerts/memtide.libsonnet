@@ -290,6 +290,43 @@
       G, dur(r), secs(window) / 3600, onG, steady(G, r, thr), onG, oldEnough(span + c.floorWindow),
     ],
 
+  // Floor F grew over `window` (recorded as G) by more than fdFallFactor
+  // times its largest fall over such a window in the last day, and by the
+  // descriptors' least growth; in both halves of the window, balanced; the
+  // group's oldest process older than the window and its floor. The value is
+  // the growth per hour.
+  local beyondFalls(F, G, window) =
+    local half = window / 2;
+    local first = '(%s offset %s - %s offset %s)' % [F, dur(half), F, dur(window)];
+    local second = '(%s - %s offset %s)' % [F, F, dur(half)];
+    std.rstripChars(|||
+      (
+        %(G)s / %(hours)g
+        and %(onG)s
+        %(G)s >= %(onG)s clamp_min(%(k)g * -min_over_time(%(G)s[%(day)s]), %(min)g)
+        and %(onG)s
+        count_over_time(%(G)s[%(day)s]) >= %(n)d
+        and %(onG)s
+        %(first)s >= %(onG)s clamp_min(%(bal)g * %(second)s, 1)
+        and %(onG)s
+        %(second)s >= %(onG)s clamp_min(%(bal)g * %(first)s, 1)
+        and %(onG)s
+        %(old)s
+      )
+    ||| % {
+      G: G,
+      hours: secs(window) / 3600,
+      onG: onG,
+      k: c.fdFallFactor,
+      day: dur(day),
+      min: c.fdMinGrowthPerSegment * window / seg,
+      n: samples(day),
+      first: first,
+      second: second,
+      bal: c.leakSegmentBalance,
+      old: oldEnough(window + c.floorWindow),
+    }, '\n'),
+
   // A share of the limit per hour, as growth per window of `window` seconds.
   local ofLimit(ratioPerHour, window=seg) = '(%g * %s)' % [ratioPerHour * window / 3600, limit],
 
@@ -350,6 +387,8 @@
   local FGL = F + '_growth_long',
   local FGS = F + '_growth_stairs',
   local FDL = 'memtide:group_open_fds:floor_growth_long',
+  // The descriptors' floor growth over each of fdFallWindows.
+  local fdGrowth(window) = if window == c.leakColdWindow then FDL else 'memtide:group_open_fds:floor_growth_%dh' % (window / 3600),
   local FDD = 'memtide:group_open_fds:floor_drawdown',
   local Fw = F + '_warm',
   local leakRange = c.leakSpan - seg,
@@ -411,6 +450,11 @@
           growthRule(F, FGL, c.leakColdWindow),
           growthRule(F, FGS, c.leakStairWindow),
           growthRule('memtide:group_open_fds:floor', FDL, c.leakColdWindow),
+        ] + [
+          growthRule('memtide:group_open_fds:floor', fdGrowth(w), w)
+          for w in c.fdFallWindows
+          if w != c.leakColdWindow
+        ] + [
           {
             // How far the descriptors' floor stands below its highest of
             // the last segment.
@@ -710,6 +754,11 @@
                 # for longer than the rising half of a daily cycle
               %(cold)s
               )
+              or
+              (
+                # a day of history: more than the floor's own falls allow
+              %(beyondFalls)s
+              )
               )
               # and it hardly fell on the way: a leak only adds, a pool whose
               # members come and go with their own descriptors falls as often
@@ -726,6 +775,7 @@
               onG: onG,
               growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr(1)),
               old: oldEnough(c.leakMinAge),
+              beyondFalls: std.join('\nor\n', [beyondFalls('memtide:group_open_fds:floor', fdGrowth(w), w) for w in c.fdFallWindows]),
               cold: everyWindow(FDL, c.leakColdSpan, c.leakColdWindow, 'clamp_min(%g * memtide:group_open_fds:floor offset %s, %g)' % [
                 c.fdMinGrowthRatioPerSegment * c.leakColdWindow / seg,
                 dur(c.leakColdSpan),
@@ -990,11 +1040,14 @@
             'memtide:group_fd_leak:growth_per_hour',
             'warning',
             'Open file descriptors of {{ $labels.group }} on {{ $labels.instance }} keep rising.',
-            gsel + 'The floor of open file descriptors of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, or every %s window of the last %s, by {{ $value | humanize }} per hour; now %s open.' % [
+            gsel + 'The floor of open file descriptors of group {{ $labels.group }} on {{ $labels.instance }} grew in every %s segment of the last %s, in every %s window of the last %s, or over a %s window by more than %g times its largest fall over one in the last %s, by {{ $value | humanize }} per hour; now %s open.' % [
               dur(seg),
               dur(trendWindow),
               dur(c.leakColdWindow),
               dur(c.leakColdSpan),
+              std.join(' or ', [dur(w) for w in c.fdFallWindows]),
+              c.fdFallFactor,
+              dur(day),
               q('memtide_group_open_fds{%s}', 'humanize'),
             ],
             'memtidefdleaksuspected',
