@@ -193,6 +193,11 @@
     // growth three times a 4-hour window's).
     fdFallWindows: [14400, 43200],
     fdFallFactor: 3,
+    // ... and today's floor stands above yesterday's at the same hour by
+    // this share of the window's growth: a daily load that rises in a few
+    // hours and falls through the rest of the day rises more in a window
+    // than it falls in any, but it rose as much yesterday.
+    fdAboveYesterdayShare: 0.5,
 
     // --- exporter health -----------------------------------------------------
     exporterDownFor: 300,

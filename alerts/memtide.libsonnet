@@ -292,9 +292,10 @@
 
   // Floor F grew over `window` (recorded as G) by more than fdFallFactor
   // times its largest fall over such a window in the last day, and by the
-  // descriptors' least growth; in both halves of the window, balanced; the
-  // group's oldest process older than the window and its floor. The value is
-  // the growth per hour.
+  // descriptors' least growth; in both halves of the window, balanced; it
+  // stands above yesterday's at this hour by fdAboveYesterdayShare of that
+  // growth; the group's oldest process is older than the window and its
+  // floor. The value is the growth per hour.
   local beyondFalls(F, G, window) =
     local half = window / 2;
     local first = '(%s offset %s - %s offset %s)' % [F, dur(half), F, dur(window)];
@@ -311,9 +312,13 @@
         and %(onG)s
         %(second)s >= %(onG)s clamp_min(%(bal)g * %(first)s, 1)
         and %(onG)s
+        %(F)s - %(F)s offset %(day)s >= %(onG)s %(above)g * %(G)s
+        and %(onG)s
         %(old)s
       )
     ||| % {
+      F: F,
+      above: c.fdAboveYesterdayShare,
       G: G,
       hours: secs(window) / 3600,
       onG: onG,
