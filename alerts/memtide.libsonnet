@@ -392,8 +392,13 @@
   local FGL = F + '_growth_long',
   local FGS = F + '_growth_stairs',
   local FDL = 'memtide:group_open_fds:floor_growth_long',
-  // The descriptors' floor growth over each of fdFallWindows.
-  local fdGrowth(window) = if window == c.leakColdWindow then FDL else 'memtide:group_open_fds:floor_growth_%dh' % (window / 3600),
+  // The descriptors' floor growth over each of fdFallWindows (the record's
+  // name says nothing of hours: the demo's windows are minutes).
+  local fdGrowth(window) =
+    if window == c.leakColdWindow then FDL
+    else if window == day / 2 then 'memtide:group_open_fds:floor_growth_half_day'
+    else error 'fdFallWindows: windows of leakColdWindow or half a day',
+
   local FDD = 'memtide:group_open_fds:floor_drawdown',
   local Fw = F + '_warm',
   local leakRange = c.leakSpan - seg,
