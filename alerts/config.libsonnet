@@ -175,7 +175,10 @@
     // Descriptors follow load closely (one or more per connection): without a
     // day of history the bound is this many times higher, unless the floor
     // grew in every leakColdWindow window of the last leakColdSpan (longer
-    // than a daily cycle rises, as for memory's cold start).
+    // than a daily cycle rises, as for memory's cold start). For a leak
+    // older than a day it is this many times a share of the day's highest
+    // floor: a daily rise from a deep trough is ten times a share of the
+    // trough.
     fdNoHistoryFactor: 10,
     // A leak only adds descriptors: over the trend window the floor may
     // fall below its highest of the segment before by at most this share of

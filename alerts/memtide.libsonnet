@@ -75,7 +75,9 @@
   // day of history exists, and with a stricter threshold when it does not.
   //   G: the recorded per-segment growth of floor F.
   //   thr(ratioPerHour): the per-segment threshold vector.
-  local sustainedGrowth(F, G, thr) =
+  //   oldHigh: the stricter per-segment threshold of the older-than-a-day
+  //   branch, when it differs from the no-history one.
+  local sustainedGrowth(F, G, thr, oldHigh=null) =
     local raw(k) = '%s%s' % [G, off(k)];
     local seasonal(k) = '(%s%s - %s%s)' % [G, off(k), G, off(k + day)];
     local low = thr(c.leakMinGrowthRatioPerHourSeasonal);
@@ -88,8 +90,8 @@
         )
         or
         (
-          # the leak is older than a day: the no-history bound, and above yesterday
-      %(rawHigh)s
+          # the leak is older than a day: the stricter bound, and above yesterday
+      %(oldRawHigh)s
           and %(onG)s
           (%(F)s - %(F)s offset %(day)s >= %(onG)s %(above)g * %(low)s)
           # yesterday's floor is the same process's, not its warm-up
@@ -109,6 +111,7 @@
     ||| % {
       seasonal: segmentsGrow(seasonal, low),
       rawHigh: segmentsGrow(raw, high),
+      oldRawHigh: segmentsGrow(raw, if oldHigh == null then high else oldHigh),
       F: F,
       G: G,
       onG: onG,
@@ -119,13 +122,22 @@
     },
 
   local memThr(ratioPerHour) = '(%g * %s)' % [ratioPerHour * seg / 3600, limit],
-  local fdThr(factor) = function(ratioPerHour)
+  local fdThr(ratioPerHour) =
     local k = if ratioPerHour == c.leakMinGrowthRatioPerHourSeasonal then 1 else c.fdNoHistoryFactor;
     'clamp_min(%g * memtide:group_open_fds:floor%s, %g)' % [
       k * c.fdMinGrowthRatioPerSegment,
       off(trendWindow),
       k * c.fdMinGrowthPerSegment,
     ],
+  // With a day of history the day's swing is known: the stricter bound is a
+  // share of the highest floor of the last day, not of the floor at the
+  // window's start (a daily rise from a deep trough is a ten-fold growth of
+  // the trough, never of the peak).
+  local fdOldHigh = 'clamp_min(%g * max_over_time(memtide:group_open_fds:floor[%s]), %g)' % [
+    c.fdNoHistoryFactor * c.fdMinGrowthRatioPerSegment,
+    dur(day),
+    c.fdNoHistoryFactor * c.fdMinGrowthPerSegment,
+  ],
 
   local perHour(F) = '(%s - %s offset %s) / %g' % [F, F, dur(trendWindow), secs(trendWindow) / 3600],
 
@@ -783,7 +795,7 @@
               fall: c.fdMaxFallShare,
               perHour: perHour('memtide:group_open_fds:floor'),
               onG: onG,
-              growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr(1)),
+              growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr, fdOldHigh),
               old: oldEnough(c.leakMinAge),
               beyondFalls: std.join('\nor\n', [beyondFalls('memtide:group_open_fds:floor', fdGrowth(w), w) for w in c.fdFallWindows]),
               cold: everyWindow(FDL, c.leakColdSpan, c.leakColdWindow, 'clamp_min(%g * memtide:group_open_fds:floor offset %s, %g)' % [

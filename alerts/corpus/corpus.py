@@ -758,10 +758,10 @@ SEED_SETS = {
     # and independent-held-out-6's three.
     "held-out-11": {"base_seed": 17093, "seeds": 5},
     "independent-held-out-7": {"base_seed": 63358, "seeds": 5, "generator": "independent"},
-    # Fixed before the twelfth round (the descriptors' bound without a day
-    # of history taken from the highest floor, not the trough), which read
-    # independent-held-out-7's two early pages and independent-tuning's
-    # tidal pools, seeds 40-79.
+    # Fixed before the twelfth round (the descriptors' stricter bound taken
+    # from the day's highest floor, not the trough, once a day of history
+    # exists), which read independent-held-out-7's two early pages and
+    # independent-tuning's tidal pools, seeds 40-79.
     "held-out-12": {"base_seed": 30577, "seeds": 5},
     "independent-held-out-8": {"base_seed": 71822, "seeds": 5, "generator": "independent"},
 }
