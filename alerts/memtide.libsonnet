@@ -122,22 +122,22 @@
     },
 
   local memThr(ratioPerHour) = '(%g * %s)' % [ratioPerHour * seg / 3600, limit],
+  // The descriptors' least growth per segment, `k` times over (k segments'
+  // worth, or a stricter multiple): at least fdMinGrowthPerSegment, or
+  // fdMinGrowthRatioPerSegment of the floor `base`.
+  local fdBound(k, base) = 'clamp_min(%g * %s, %g)' % [
+    k * c.fdMinGrowthRatioPerSegment,
+    base,
+    k * c.fdMinGrowthPerSegment,
+  ],
   local fdThr(ratioPerHour) =
     local k = if ratioPerHour == c.leakMinGrowthRatioPerHourSeasonal then 1 else c.fdNoHistoryFactor;
-    'clamp_min(%g * memtide:group_open_fds:floor%s, %g)' % [
-      k * c.fdMinGrowthRatioPerSegment,
-      off(trendWindow),
-      k * c.fdMinGrowthPerSegment,
-    ],
+    fdBound(k, 'memtide:group_open_fds:floor' + off(trendWindow)),
   // With a day of history the day's swing is known: the stricter bound is a
   // share of the highest floor of the last day, not of the floor at the
   // window's start (a daily rise from a deep trough is a ten-fold growth of
   // the trough, never of the peak).
-  local fdOldHigh = 'clamp_min(%g * max_over_time(memtide:group_open_fds:floor[%s]), %g)' % [
-    c.fdNoHistoryFactor * c.fdMinGrowthRatioPerSegment,
-    dur(day),
-    c.fdNoHistoryFactor * c.fdMinGrowthPerSegment,
-  ],
+  local fdOldHigh = fdBound(c.fdNoHistoryFactor, 'max_over_time(memtide:group_open_fds:floor[%s])' % dur(day)),
 
   local perHour(F) = '(%s - %s offset %s) / %g' % [F, F, dur(trendWindow), secs(trendWindow) / 3600],
 
@@ -798,11 +798,7 @@
               growth: sustainedGrowth('memtide:group_open_fds:floor', 'memtide:group_open_fds:floor_growth', fdThr, fdOldHigh),
               old: oldEnough(c.leakMinAge),
               beyondFalls: std.join('\nor\n', [beyondFalls('memtide:group_open_fds:floor', fdGrowth(w), w) for w in c.fdFallWindows]),
-              cold: everyWindow(FDL, c.leakColdSpan, c.leakColdWindow, 'clamp_min(%g * memtide:group_open_fds:floor offset %s, %g)' % [
-                c.fdMinGrowthRatioPerSegment * c.leakColdWindow / seg,
-                dur(c.leakColdSpan),
-                c.fdMinGrowthPerSegment * c.leakColdWindow / seg,
-              ]),
+              cold: everyWindow(FDL, c.leakColdSpan, c.leakColdWindow, fdBound(c.leakColdWindow / seg, 'memtide:group_open_fds:floor' + off(c.leakColdSpan))),
             },
           },
           {
