@@ -190,9 +190,10 @@ def stages(recs, needed):
 
 def simulate(times, for_s, keep_s, step=60):
     """Prometheus alert states from the eval times where the expression had a
-    result: returns (first firing time or None, firing episodes)."""
+    result: returns (first firing time or None, the times each firing
+    episode began)."""
     first = None
-    episodes = 0
+    episodes = []
     active_since = None
     firing = False
     last_true = None
@@ -207,7 +208,7 @@ def simulate(times, for_s, keep_s, step=60):
             active_since = t
         if not firing and t - active_since >= for_s:
             firing = True
-            episodes += 1
+            episodes.append(t)
             if first is None:
                 first = t
         last_true = t
@@ -255,7 +256,8 @@ def evaluate(seeds, base_seed, workdir, jobs=2, log=print, only=None, generator=
     finally:
         prom.stop()
 
-    # fired[alertname][case id] = (first firing time relative to T0, episodes)
+    # fired[alertname][case id] = (first firing time relative to T0, the
+    # times relative to T0 its firing episodes began)
     fired = {}
     for a, result in zip(all_alerts, res):
         for_s = parse_duration(a.get("for"))
@@ -269,11 +271,8 @@ def evaluate(seeds, base_seed, workdir, jobs=2, log=print, only=None, generator=
             if first is None:
                 continue
             rel = first - corpus.T0
-            prev = fired.setdefault(a["alert"], {}).get(cid)
-            if prev is None or rel < prev[0]:
-                fired[a["alert"]][cid] = (rel, eps + (prev[1] if prev else 0))
-            else:
-                fired[a["alert"]][cid] = (prev[0], prev[1] + eps)
+            prev = fired.setdefault(a["alert"], {}).get(cid, (rel, []))
+            fired[a["alert"]][cid] = (min(rel, prev[0]), sorted(prev[1] + [e - corpus.T0 for e in eps]))
     log("total %.0fs" % (time.time() - t_start))
     return cs, fired
 
@@ -382,7 +381,7 @@ def report(cs, fired):
     eps = []
     for c in cs:
         if c.must_fire:
-            n = sum(fired.get(a, {}).get(c.id, (0, 0))[1] for a in MEMTIDE_LEAK)
+            n = sum(len(fired.get(a, {}).get(c.id, (0, []))[1]) for a in MEMTIDE_LEAK)
             if n:
                 eps.append(n)
     if eps:
@@ -464,7 +463,7 @@ def main():
                 c.id, "fire" if c.must_fire else "quiet",
                 "-" if c.onset is None else "%.1fh" % (c.onset / 3600),
                 "-" if c.limit_projected is None else "%.1fh" % (c.limit_projected / 3600),
-                "; ".join("%s@%.1fh x%d" % (n, t / 3600, e) for t, n, e in hits)))
+                "; ".join("%s@%s" % (n, ",".join("%.1fh" % (e / 3600) for e in eps)) for _, n, eps in hits)))
     print(table)
     problems = check_targets(results, nfire, caught_only=a.smoke)
     if a.write_doc:
