@@ -118,6 +118,13 @@
     // A daily cycle near its limit rises slowly, then fast, then slowly: its
     // slowest window's rate puts the limit far off.
     exhaustionStepSpan: 28800,
+    // With a day of history, either trend is yesterday's when the same hours
+    // yesterday grew at least 1/exhaustionYesterdayFactor as much (less
+    // exhaustionNewHighMargin of the limit) and yesterday's rise from this
+    // time over the horizon, added to today's level, stays under the limit:
+    // a daily rise is not paged again on the day after. Days differ: a busy
+    // one rises a third more.
+    exhaustionYesterdayFactor: 1.5,
 
     // --- sessions ------------------------------------------------------------
     // Opening rate window for Little's law.

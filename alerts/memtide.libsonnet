@@ -302,6 +302,48 @@
       G, dur(r), secs(window) / 3600, onG, steady(G, r, thr), onG, oldEnough(span + c.floorWindow),
     ],
 
+  // With a day of history, the growth of floor S over the last `span` is
+  // yesterday's: less than exhaustionYesterdayFactor times its growth over
+  // the same hours yesterday, plus a margin; and yesterday's course from
+  // here on does not reach the limit: the last hour's resident peak plus
+  // what resident memory rose yesterday from this time over the horizon
+  // stays under it. A daily rise that stopped short of the limit yesterday
+  // is not paged again today; a leak younger than a day outgrows yesterday's
+  // hours or lifts today's level so far that yesterday's rise would reach
+  // the limit; an OOM loop reached it yesterday.
+  local likeYesterday(S, span) =
+    local peak(k) = 'max_over_time(memtide_group_resident_bytes{%s}[%s]%s)' % [sel, dur(c.exhaustionHeadroomWindow), off(k)];
+    std.rstripChars(|||
+      (
+        (%(S)s - %(S)s offset %(span)s)
+        < %(onG)s
+        (
+          %(k)g * (%(S)s offset %(day)s - %(S)s offset %(dayspan)s)
+          + %(onG)s %(margin)g * %(limit)s
+        )
+        and %(onG)s
+        (
+          %(peak)s
+          + (max_over_time(memtide_group_resident_bytes{%(sel)s}[%(horizon)s] offset %(before)s) - %(peakDay)s)
+        )
+        < %(onG)s %(limit)s
+      )
+    ||| % {
+      S: S,
+      sel: sel,
+      span: dur(span),
+      onG: onG,
+      k: c.exhaustionYesterdayFactor,
+      day: dur(day),
+      dayspan: dur(day + span),
+      margin: c.exhaustionNewHighMargin,
+      limit: limit,
+      peak: peak(0),
+      peakDay: peak(day),
+      horizon: dur(c.exhaustionFastHorizon),
+      before: dur(day - c.exhaustionFastHorizon),
+    }, '\n'),
+
   // Floor F grew over `window` (recorded as G) by more than fdFallFactor
   // times its largest fall over such a window in the last day, and by the
   // descriptors' least growth; in both halves of the window, balanced; it
@@ -666,6 +708,8 @@
                   or %(onG)s
                   (time() - memtide_group_oldest_start_time_seconds{%(sel)s} >= %(histS)d)
                 )
+                unless %(onG)s
+              %(fastYesterday)s
               ) < %(fastHorizon)d
               or
               (
@@ -677,6 +721,8 @@
                 (
               %(stepwise)s
                 ) * 3600
+                unless %(onG)s
+              %(stepYesterday)s
               ) < %(fastHorizon)d
               or
               %(headroom)s
@@ -710,6 +756,8 @@
               margin: c.exhaustionNewHighMargin,
               fastHorizon: secs(c.exhaustionFastHorizon),
               stepwise: everyWindow(FGL, c.exhaustionStepSpan, c.leakColdWindow, ofLimit(c.exhaustionFastMinRatioPerHour, c.leakColdWindow)),
+              fastYesterday: likeYesterday(Fs, c.exhaustionFastSpan),
+              stepYesterday: likeYesterday(F, c.exhaustionStepSpan),
               hist: dur(c.exhaustionFastMinHistory),
               histS: secs(c.exhaustionFastMinHistory),
             },
