@@ -687,8 +687,9 @@
             // of the last hour, balanced, to a level above anything of the
             // hours before, so not a sawtooth) or the stepwise trend (the
             // hour floor rose over every 4 hours of the last 8) while that
-            // is under the fast horizon; else at the rate of a suspected
-            // leak, rise or member leak.
+            // is under the fast horizon and, with a day of history, the rise
+            // is not yesterday's (likeYesterday); else at the rate of a
+            // suspected leak, rise or member leak.
             record: 'memtide:group_memory_exhaustion:eta_seconds',
             expr: |||
               (
