@@ -769,6 +769,12 @@ SEED_SETS = {
     # leaks of independent-tuning's seeds 0-39.
     "held-out-13": {"base_seed": 34899, "seeds": 5},
     "independent-held-out-9": {"base_seed": 60464, "seeds": 5, "generator": "independent"},
+    # Fixed before the fourteenth round (abandoned sessions counted without
+    # the load correction until its opening rate exists), which read the
+    # session patterns of independent-tuning's seeds 0-79 and
+    # independent-held-out-9's session median.
+    "held-out-14": {"base_seed": 24850, "seeds": 5},
+    "independent-held-out-10": {"base_seed": 46280, "seeds": 5, "generator": "independent"},
 }
 
 
