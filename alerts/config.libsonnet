@@ -172,6 +172,13 @@
     // that has run for days cannot raise its own floor (3 x the square root
     // of a count it has grown to a thousand is 95 sessions an hour).
     abandonedFallFactor: 2,
+    // A young history: the pool's openings go back less than this, the
+    // abandoned age (4 hours for a 30-minute TTL) plus the opening-rate
+    // window, so the load correction cannot be computed yet. Until then the
+    // abandoned count must grow by staleNoiseZ x its square root and
+    // staleMinGrowth instead. A gap in an older history (a failed scrape, an
+    // outage) is not a young history.
+    sessionYoungHistory: 18000,
 
     // --- sockets and descriptors --------------------------------------------
     closeWaitFloorWindow: 900,

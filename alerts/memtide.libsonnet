@@ -173,8 +173,13 @@
   // count's growth over each window), the square-root floor is at most fallK
   // times the largest fall of the last day: healthy sessions leave as the
   // load moves, leaked ones never do, so a leak that has run for days does
-  // not raise its own floor.
-  local sessionsAccumulating(R, min, z, rise, windows=1, fallK=0) =
+  // not raise its own floor. With `youngZ`, a pool with opening counts but
+  // not yet the hour of them before the bucket's age (R:opening_seconds
+  // absent, and no openings sessionYoungHistory or more ago: a young
+  // history, not a gap) may instead grow by youngZ times the square root of
+  // its count and youngMin: stricter, but not blind to a leak older than the
+  // history.
+  local sessionsAccumulating(R, min, z, rise, windows=1, fallK=0, youngZ=0, youngMin=0) =
     local win = c.staleGrowthWindow;
     local grew(o) =
       local at(k) = off(o + k);
@@ -218,7 +223,7 @@
             clamp_min(%(ratio)g * memtide_sessions_live{%(sel)s}%(now)s, %(min)g)
             unless %(onP)s
             memtide_sessions_opened_total{%(sel)s}%(now)s
-          )
+          )%(young)s
         )
       ||| % {
         R: R,
@@ -231,6 +236,32 @@
         min: min,
         floor: floor,
         local secs = c.staleMinOpeningShare * win / c.timeScale,
+        young: if youngZ == 0 then '' else std.rstripChars(|||
+
+            or
+            # with opening counts, not yet the hour of them before this age
+            (
+              (%(R)s:count%(now)s - %(R)s:count%(start)s)
+              >= clamp_min(%(z)g * sqrt(%(R)s:count%(start)s), %(min)g)
+              and %(onP)s
+              memtide_sessions_opened_total{%(sel)s}%(now)s
+              unless %(onP)s
+              %(R)s:opening_seconds%(now)s
+              # and not for a gap: the pool had no openings before then
+              unless %(onP)s
+              present_over_time(memtide_sessions_opened_total{%(sel)s}[%(day)s] offset %(young)s)
+            )
+        ||| % {
+          R: R,
+          now: at(0),
+          start: at(win),
+          z: youngZ,
+          min: youngMin,
+          onP: onP,
+          sel: sel,
+          day: dur(day),
+          young: dur(c.sessionYoungHistory + o),
+        }, '\n'),
         openingMin: if rise == 0 then '%g' % secs
         else 'clamp_min(%g * %s:opening_seconds%s, %g)' % [rise, R, at(win), secs],
       };
@@ -858,7 +889,7 @@
             expr: '%s\nor %s\n%s' % [
               sessionsAccumulating('memtide:sessions_stale', c.staleMinGrowth, c.staleNoiseZ, c.staleMinOpeningRise),
               onP,
-              sessionsAccumulating('memtide:sessions_abandoned', c.abandonedMinGrowth, c.abandonedNoiseZ, 0, c.abandonedGrowthWindows, c.abandonedFallFactor),
+              sessionsAccumulating('memtide:sessions_abandoned', c.abandonedMinGrowth, c.abandonedNoiseZ, 0, c.abandonedGrowthWindows, c.abandonedFallFactor, c.staleNoiseZ, c.staleMinGrowth),
             ],
           },
           {
