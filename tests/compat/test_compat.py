@@ -480,10 +480,10 @@ def test_redis_is_linked_with_jemalloc(shm, exporters, srv):
 
 # CPython's own regression tests, started at the beginning of the module (with
 # and without the agent at once) and judged at its end, so that their minute
-# overlaps the other tests. test_signal and test_threading time signals and
-# threads; on a loaded machine they fail now and then without the agent too,
-# so a failed test is re-run once, serially (regrtest's -w, as CPython's own
-# CI does): a test the agent breaks fails again.
+# overlaps the other tests. test_signal and test_threading expect SIGINT to
+# raise KeyboardInterrupt: a shell without job control starts background
+# jobs with SIGINT ignored, and children inherit that, so the runs reset it
+# (env --default-signal) rather than depend on how the suite was started.
 
 @pytest.fixture(scope="module", autouse=True)
 def cpython_runs():
@@ -492,7 +492,8 @@ def cpython_runs():
     for preload, cwd in ((False, dirs[0]), (True, dirs[1])):
         env = env_for(dirs[2], preload)
         runs[preload] = subprocess.Popen(
-            [PY, "-m", "test", "-j2", "-w", "--timeout=300", *CPYTHON_TESTS], cwd=cwd, env=env,
+            ["env", "--default-signal=INT", PY, "-m", "test", "-j2", "--timeout=300", *CPYTHON_TESTS],
+            cwd=cwd, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
     yield runs
@@ -509,7 +510,7 @@ def test_zz_cpython_regression_tests(cpython_runs):
     for preload, p in cpython_runs.items():
         out, _ = p.communicate(timeout=400)
         results[preload] = (p.returncode, sorted(set(re.findall(r"\] (test_\w+) (?:passed|failed)", out))))
-        assert re.search(r"Tests result: (FAILURE then )?SUCCESS", out), "%s the agent:\n%s" % (
+        assert "Tests result: SUCCESS" in out, "%s the agent:\n%s" % (
             "with" if preload else "without", out[-3000:])
     assert results[True] == results[False]
     assert results[True] == (0, sorted(CPYTHON_TESTS))
