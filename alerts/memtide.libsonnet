@@ -333,6 +333,9 @@
       G, dur(r), secs(window) / 3600, onG, steady(G, r, thr), onG, oldEnough(span + c.floorWindow),
     ],
 
+  // The group's resident peak over `range` seconds, ending `k` seconds ago.
+  local residentPeak(range, k=0) = 'max_over_time(memtide_group_resident_bytes{%s}[%s]%s)' % [sel, dur(range), off(k)],
+
   // With a day of history, the growth of floor S over the last `span` is
   // yesterday's: less than exhaustionYesterdayFactor times its growth over
   // the same hours yesterday, plus a margin; and yesterday's course from
@@ -343,7 +346,6 @@
   // hours or lifts today's level so far that yesterday's rise would reach
   // the limit; an OOM loop reached it yesterday.
   local likeYesterday(S, span) =
-    local peak(k) = 'max_over_time(memtide_group_resident_bytes{%s}[%s]%s)' % [sel, dur(c.exhaustionHeadroomWindow), off(k)];
     std.rstripChars(|||
       (
         (%(S)s - %(S)s offset %(span)s)
@@ -355,13 +357,12 @@
         and %(onG)s
         (
           %(peak)s
-          + (max_over_time(memtide_group_resident_bytes{%(sel)s}[%(horizon)s] offset %(before)s) - %(peakDay)s)
+          + (%(peakAhead)s - %(peakDay)s)
         )
         < %(onG)s %(limit)s
       )
     ||| % {
       S: S,
-      sel: sel,
       span: dur(span),
       onG: onG,
       k: c.exhaustionYesterdayFactor,
@@ -369,10 +370,10 @@
       dayspan: dur(day + span),
       margin: c.exhaustionNewHighMargin,
       limit: limit,
-      peak: peak(0),
-      peakDay: peak(day),
-      horizon: dur(c.exhaustionFastHorizon),
-      before: dur(day - c.exhaustionFastHorizon),
+      peak: residentPeak(c.exhaustionHeadroomWindow),
+      peakDay: residentPeak(c.exhaustionHeadroomWindow, day),
+      // yesterday, over the horizon from this time on
+      peakAhead: residentPeak(c.exhaustionFastHorizon, day - c.exhaustionFastHorizon),
     }, '\n'),
 
   // Floor F grew over `window` (recorded as G) by more than fdFallFactor
@@ -772,12 +773,7 @@
               onG: onG,
               // Bytes left below the limit over the last hour's resident
               // peak: what every branch divides by its rate.
-              headroom: '(%s - %s max_over_time(memtide_group_resident_bytes{%s}[%s]))' % [
-                limit,
-                onG,
-                sel,
-                dur(c.exhaustionHeadroomWindow),
-              ],
+              headroom: '(%s - %s %s)' % [limit, onG, residentPeak(c.exhaustionHeadroomWindow)],
               FsG: FsG,
               Fs: Fs,
               fr: dur(c.exhaustionFastSpan - c.exhaustionFastGrowthWindow),

@@ -509,7 +509,7 @@ def test_zz_cpython_regression_tests(cpython_runs):
     results = {}
     for preload, p in cpython_runs.items():
         out, _ = p.communicate(timeout=400)
-        results[preload] = (p.returncode, sorted(set(re.findall(r"\] (test_\w+) (?:passed|failed)", out))))
+        results[preload] = (p.returncode, sorted(re.findall(r"\] (test_\w+) passed", out)))
         assert "Tests result: SUCCESS" in out, "%s the agent:\n%s" % (
             "with" if preload else "without", out[-3000:])
     assert results[True] == results[False]
